@@ -1,0 +1,178 @@
+import { serve, type ServerType } from '@hono/node-server'
+import type { OpenAPIHono } from '@hono/zod-openapi'
+import { Scalar } from '@scalar/hono-api-reference'
+import type { Kysely } from 'kysely'
+import type pg from 'pg'
+import { ConditionRepository } from './conditions/condition.repository.ts'
+import { registerConditionRoutes } from './conditions/condition.routes.ts'
+import { ConditionService } from './conditions/condition.service.ts'
+import { ConflictRepository } from './conflicts/conflict.repository.ts'
+import { FhirClient, type FetchFunction } from './fhir/fhir-client.ts'
+import { NeurologyValueSet } from './fhir/neurology-value-set.ts'
+import { ensureSubscriptions } from './fhir/subscriptions.ts'
+import { registerHealthRoutes } from './health/health.routes.ts'
+import { PatientRepository } from './patients/patient.repository.ts'
+import { registerPatientRoutes } from './patients/patient.routes.ts'
+import { PatientService } from './patients/patient.service.ts'
+import { systemClock, type Clock } from './platform/clock.ts'
+import type { Config } from './platform/config.ts'
+import { createDb, createPool, ensureDatabaseExists, type Database } from './platform/db.ts'
+import { createRouter, handleError, handleNotFound, requestContext, type AppEnv } from './platform/http.ts'
+import { createLogger, type Logger } from './platform/logger.ts'
+import { migrate } from './platform/migrate.ts'
+import { PgBossQueue } from './platform/queue.ts'
+import { InboundMerge } from './sync/inbound-merge.ts'
+import { NotificationRepository } from './sync/notification.repository.ts'
+import { NotificationReceiver, RECEIVER_PATH, registerReceiverRoutes } from './sync/notification-receiver.ts'
+import { OutboundPush } from './sync/outbound-push.ts'
+import { SyncWorkers } from './sync/sync-workers.ts'
+
+/** Replacements for outside dependencies, for tests. */
+export interface RegistryOverrides {
+  clock?: Clock
+  logger?: Logger
+  fetch?: FetchFunction
+}
+
+/** The wired registry: HTTP app, workers and their shared resources. */
+export interface Registry {
+  config: Config
+  app: OpenAPIHono<AppEnv>
+  db: Kysely<Database>
+  pool: pg.Pool
+  queue: PgBossQueue
+  fhir: FhirClient
+  logger: Logger
+  /** Listens for HTTP, starts the workers and registers the Subscriptions, as the role asks. */
+  start(): Promise<{ url: string }>
+  stop(): Promise<void>
+}
+
+/**
+ * Builds every part once: database, migrations, pg-boss, repositories, services, sync wing and
+ * routes. Only the logger and the request id vary per request.
+ */
+export async function createRegistry(config: Config, overrides: RegistryOverrides = {}): Promise<Registry> {
+  const logger = overrides.logger ?? createLogger(config.LOG_LEVEL, { service: 'brain-registry' })
+  const clock = overrides.clock ?? systemClock
+
+  if (await ensureDatabaseExists(config.DATABASE_URL)) logger.info('Database created')
+  const pool = createPool(config.DATABASE_URL, config.DATABASE_SCHEMA, config.DATABASE_POOL_SIZE)
+  pool.on('error', (error) => {
+    logger.error('Idle database connection failed', { error: error.message })
+  })
+  await migrate(pool, config.DATABASE_SCHEMA, logger)
+  const db = createDb(pool)
+  const queue = new PgBossQueue(config.DATABASE_URL, config.QUEUE_SCHEMA, logger)
+  await queue.start()
+
+  const fhir = new FhirClient({
+    baseUrl: config.FHIR_BASE_URL,
+    timeoutMs: config.FHIR_TIMEOUT_MS,
+    sourceUri: config.FHIR_SOURCE_URI,
+    fetch: overrides.fetch,
+  })
+  const valueSet = NeurologyValueSet.fromFile()
+  const patients = new PatientRepository()
+  const conditions = new ConditionRepository()
+  const conflicts = new ConflictRepository()
+  const notifications = new NotificationRepository()
+
+  const patientService = new PatientService({
+    db,
+    patients,
+    conditions,
+    queue,
+    clock,
+    registryIdentifierSystem: config.REGISTRY_IDENTIFIER_SYSTEM,
+  })
+  const conditionService = new ConditionService({ db, conditions, patients, queue, clock, valueSet })
+  const merge = new InboundMerge({
+    db,
+    patients,
+    conditions,
+    conflicts,
+    queue,
+    fhir,
+    valueSet,
+    clock,
+    logger,
+    registryIdentifierSystem: config.REGISTRY_IDENTIFIER_SYSTEM,
+    sourceUri: config.FHIR_SOURCE_URI,
+    clockSkewMs: config.CLOCK_SKEW_MS,
+  })
+  const push = new OutboundPush({ db, patients, conditions, fhir, merge, logger })
+  const workers = new SyncWorkers({ db, queue, notifications, merge, push, fhir, clock, logger, concurrency: 4 })
+  const receiver = new NotificationReceiver({ db, notifications, queue, secret: config.SUBSCRIPTION_SECRET })
+
+  const app = createRouter()
+  app.use(requestContext(logger))
+  app.onError(handleError)
+  app.notFound(handleNotFound)
+  registerPatientRoutes(app, patientService)
+  registerConditionRoutes(app, conditionService)
+  registerReceiverRoutes(app, receiver)
+  registerHealthRoutes(app, { db, fhir })
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'Brain Registry API',
+      version: '0.1.0',
+      description: 'Neurology registry kept in two-way sync with a HAPI FHIR R4 server.',
+    },
+  })
+  app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'Brain Registry API' }))
+
+  let server: ServerType | undefined
+
+  return {
+    config,
+    app,
+    db,
+    pool,
+    queue,
+    fhir,
+    logger,
+
+    async start() {
+      if (config.PROCESS_ROLE !== 'api') await workers.start()
+      if (config.PROCESS_ROLE === 'worker') return { url: '' }
+
+      const port = await new Promise<number>((resolve) => {
+        server = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT }, (info) => {
+          resolve(info.port)
+        })
+      })
+      const url = `http://${config.HOST}:${port}`
+      logger.info('API listening', { url, docs: `${url}/docs`, role: config.PROCESS_ROLE })
+      if (config.subscriptionSecretGenerated) {
+        logger.warn('SUBSCRIPTION_SECRET is not set; using a random one that only this process knows')
+      }
+
+      if (config.REGISTER_SUBSCRIPTIONS) {
+        const endpoint = `${config.PUBLIC_BASE_URL ?? `http://127.0.0.1:${port}`}${RECEIVER_PATH}`
+        await ensureSubscriptions(
+          fhir,
+          { idPrefix: config.SUBSCRIPTION_ID_PREFIX, endpoint, secret: config.SUBSCRIPTION_SECRET },
+          logger,
+        )
+      }
+      return { url }
+    },
+
+    async stop() {
+      if (server) {
+        const closing = server
+        await new Promise<void>((resolve) => {
+          closing.close(() => {
+            resolve()
+          })
+        })
+      }
+      await queue.stop()
+      await db.destroy()
+      logger.info('Registry stopped')
+    },
+  }
+}
+

@@ -1,0 +1,148 @@
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
+import type { AppEnv } from '../platform/http.ts'
+import {
+  ERROR_RESPONSES,
+  expectedVersionOf,
+  idParamSchema,
+  ifMatchHeaderSchema,
+  jsonContent,
+  pageQuerySchema,
+} from '../platform/schemas.ts'
+import {
+  conditionListQuerySchema,
+  conditionSchema,
+  createConditionSchema,
+  patchConditionSchema,
+} from './condition.schemas.ts'
+import type { ConditionService } from './condition.service.ts'
+
+const TAG = 'Conditions'
+
+const createConditionRoute = createRoute({
+  method: 'post',
+  path: '/conditions',
+  operationId: 'createCondition',
+  tags: [TAG],
+  summary: 'Record a condition of a patient; it is pushed to FHIR in the background',
+  request: { body: { content: jsonContent(createConditionSchema), required: true } },
+  responses: {
+    201: { description: 'Created', content: jsonContent(conditionSchema) },
+    400: ERROR_RESPONSES[400],
+  },
+})
+
+const getConditionRoute = createRoute({
+  method: 'get',
+  path: '/conditions/{id}',
+  operationId: 'getCondition',
+  tags: [TAG],
+  summary: 'Read a condition; the ETag is its version',
+  request: { params: idParamSchema },
+  responses: {
+    200: { description: 'The condition', content: jsonContent(conditionSchema) },
+    400: ERROR_RESPONSES[400],
+    404: ERROR_RESPONSES[404],
+  },
+})
+
+const listConditionsRoute = createRoute({
+  method: 'get',
+  path: '/conditions',
+  operationId: 'listConditions',
+  tags: [TAG],
+  summary: 'List conditions, filtered by patient, code or neurological flag, in pages',
+  request: { query: conditionListQuerySchema.extend(pageQuerySchema.shape) },
+  responses: {
+    200: {
+      description: 'One page of conditions',
+      content: jsonContent(z.object({ items: z.array(conditionSchema), nextCursor: z.string().nullable() })),
+    },
+    400: ERROR_RESPONSES[400],
+  },
+})
+
+const replaceConditionRoute = createRoute({
+  method: 'put',
+  path: '/conditions/{id}',
+  operationId: 'replaceCondition',
+  tags: [TAG],
+  summary: 'Replace every field of a condition; needs If-Match',
+  request: {
+    params: idParamSchema,
+    headers: ifMatchHeaderSchema,
+    body: { content: jsonContent(createConditionSchema.omit({ patientId: true })), required: true },
+  },
+  responses: {
+    200: { description: 'The updated condition', content: jsonContent(conditionSchema) },
+    ...ERROR_RESPONSES,
+  },
+})
+
+const patchConditionRoute = createRoute({
+  method: 'patch',
+  path: '/conditions/{id}',
+  operationId: 'patchCondition',
+  tags: [TAG],
+  summary: 'Replace some fields of a condition; needs If-Match',
+  request: {
+    params: idParamSchema,
+    headers: ifMatchHeaderSchema,
+    body: { content: jsonContent(patchConditionSchema), required: true },
+  },
+  responses: {
+    200: { description: 'The updated condition', content: jsonContent(conditionSchema) },
+    ...ERROR_RESPONSES,
+  },
+})
+
+const deleteConditionRoute = createRoute({
+  method: 'delete',
+  path: '/conditions/{id}',
+  operationId: 'deleteCondition',
+  tags: [TAG],
+  summary: 'Delete a condition, here and in FHIR',
+  request: { params: idParamSchema, headers: ifMatchHeaderSchema },
+  responses: {
+    204: { description: 'Deleted' },
+    ...ERROR_RESPONSES,
+  },
+})
+
+export function registerConditionRoutes(app: OpenAPIHono<AppEnv>, service: ConditionService): void {
+  app.openapi(createConditionRoute, async (c) => {
+    const condition = await service.create(c.req.valid('json'), c.get('principal').id)
+    c.header('ETag', `"${condition.version}"`)
+    c.header('Location', `/conditions/${condition.id}`)
+    return c.json(condition, 201)
+  })
+
+  app.openapi(getConditionRoute, async (c) => {
+    const condition = await service.get(c.req.valid('param').id)
+    c.header('ETag', `"${condition.version}"`)
+    return c.json(condition, 200)
+  })
+
+  app.openapi(listConditionsRoute, async (c) => {
+    return c.json(await service.list(c.req.valid('query')), 200)
+  })
+
+  app.openapi(replaceConditionRoute, async (c) => {
+    const expected = expectedVersionOf(c.req.valid('header')['if-match'])
+    const condition = await service.update(c.req.valid('param').id, c.req.valid('json'), expected, c.get('principal').id)
+    c.header('ETag', `"${condition.version}"`)
+    return c.json(condition, 200)
+  })
+
+  app.openapi(patchConditionRoute, async (c) => {
+    const expected = expectedVersionOf(c.req.valid('header')['if-match'])
+    const condition = await service.update(c.req.valid('param').id, c.req.valid('json'), expected, c.get('principal').id)
+    c.header('ETag', `"${condition.version}"`)
+    return c.json(condition, 200)
+  })
+
+  app.openapi(deleteConditionRoute, async (c) => {
+    const expected = expectedVersionOf(c.req.valid('header')['if-match'])
+    await service.delete(c.req.valid('param').id, expected, c.get('principal').id)
+    return c.body(null, 204)
+  })
+}

@@ -1,0 +1,107 @@
+import { z } from '@hono/zod-openapi'
+import { fhirDateTimeSchema, syncStatusSchema } from '../platform/schemas.ts'
+
+export const codingSchema = z
+  .object({
+    system: z.url(),
+    code: z.string().min(1),
+    display: z.string().min(1).optional(),
+    version: z.string().min(1).optional(),
+  })
+  .openapi('Coding', { example: { system: 'http://snomed.info/sct', code: '84757009', display: 'Epilepsy' } })
+
+export const codeableConceptSchema = z
+  .object({
+    coding: z.array(codingSchema).default([]),
+    text: z.string().min(1).optional(),
+  })
+  .openapi('CodeableConcept')
+
+const quantitySchema = z.object({
+  value: z.number(),
+  unit: z.string().optional(),
+  system: z.url().optional(),
+  code: z.string().optional(),
+})
+
+/**
+ * FHIR onset[x] and abatement[x] as one object with exactly one member, named after the type
+ * suffix: `{ "dateTime": "2015-01" }`, `{ "age": { "value": 52, "unit": "a" } }` and so on.
+ */
+export const conditionTimingSchema = z
+  .union([
+    z.object({ dateTime: fhirDateTimeSchema }).strict(),
+    z.object({ age: quantitySchema }).strict(),
+    z
+      .object({ period: z.object({ start: fhirDateTimeSchema.optional(), end: fhirDateTimeSchema.optional() }) })
+      .strict(),
+    z.object({ range: z.object({ low: quantitySchema.optional(), high: quantitySchema.optional() }) }).strict(),
+    z.object({ string: z.string().min(1) }).strict(),
+  ])
+  .nullable()
+  .openapi('ConditionTiming', { example: { dateTime: '2015-01' } })
+
+export const CLINICAL_STATUSES = [
+  'active',
+  'recurrence',
+  'relapse',
+  'inactive',
+  'remission',
+  'resolved',
+] as const
+export const VERIFICATION_STATUSES = [
+  'unconfirmed',
+  'provisional',
+  'differential',
+  'confirmed',
+  'refuted',
+  'entered-in-error',
+] as const
+
+/** The condition fields that the registry keeps in step with the FHIR Condition. */
+export const conditionFieldsSchema = z.object({
+  code: codeableConceptSchema,
+  clinicalStatus: z.enum(CLINICAL_STATUSES).nullable().default(null),
+  verificationStatus: z.enum(VERIFICATION_STATUSES).nullable().default(null),
+  onset: conditionTimingSchema.default(null),
+  abatement: conditionTimingSchema.default(null),
+  recordedDate: fhirDateTimeSchema.nullable().default(null),
+})
+
+export type ConditionFields = z.infer<typeof conditionFieldsSchema>
+export type ConditionTiming = z.infer<typeof conditionTimingSchema>
+
+export const createConditionSchema = conditionFieldsSchema
+  .extend({ patientId: z.uuid() })
+  .openapi('ConditionInput')
+
+export const patchConditionSchema = conditionFieldsSchema.partial().openapi('ConditionPatch')
+
+export const conditionSchema = conditionFieldsSchema
+  .extend({
+    id: z.uuid(),
+    patientId: z.uuid(),
+    source: z.enum(['registry', 'external']),
+    isNeurological: z.boolean(),
+    version: z.number().int(),
+    createdAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime(),
+    updatedBy: z.string(),
+    sync: syncStatusSchema,
+  })
+  .openapi('Condition')
+
+export type Condition = z.infer<typeof conditionSchema>
+
+export const conditionListQuerySchema = z.object({
+  patientId: z.uuid().optional(),
+  code: z
+    .string()
+    .min(1)
+    .optional()
+    .openapi({ description: '`system|code` or a bare code', example: 'http://snomed.info/sct|84757009' }),
+  neurological: z
+    .enum(['true', 'false'])
+    .optional()
+    .openapi({ description: 'Only conditions in, or outside, the neurological value set' }),
+})

@@ -1,0 +1,175 @@
+import type { Kysely } from 'kysely'
+import { validateConditionCodings } from '../fhir/code-validation.ts'
+import type { NeurologyValueSet } from '../fhir/neurology-value-set.ts'
+import type { PatientRepository } from '../patients/patient.repository.ts'
+import type { Clock } from '../platform/clock.ts'
+import type { Database, Executor } from '../platform/db.ts'
+import {
+  NotFoundError,
+  PreconditionRequiredError,
+  ValidationError,
+  VersionMismatchError,
+} from '../platform/errors.ts'
+import { decodeCursor, encodeCursor } from '../platform/paging.ts'
+import { QUEUES, type JobQueue } from '../platform/queue.ts'
+import { softDeleteRow } from '../platform/sync-columns.ts'
+import { syncStatusOf } from '../platform/sync-dto.ts'
+import {
+  conditionFieldsOf,
+  type ConditionFilter,
+  type ConditionRepository,
+  type ConditionRow,
+} from './condition.repository.ts'
+import type { Condition, ConditionFields } from './condition.schemas.ts'
+
+export interface ConditionServiceDeps {
+  db: Kysely<Database>
+  conditions: ConditionRepository
+  patients: PatientRepository
+  queue: JobQueue
+  clock: Clock
+  valueSet: NeurologyValueSet
+}
+
+export interface ConditionListQuery {
+  patientId?: string
+  code?: string
+  neurological?: 'true' | 'false'
+  limit: number
+  cursor?: string
+}
+
+/** Converts a row to its API representation. */
+export function toCondition(row: ConditionRow): Condition {
+  return {
+    id: row.id,
+    patientId: row.patient_id,
+    source: row.source,
+    ...conditionFieldsOf(row),
+    isNeurological: row.is_neurological,
+    version: row.version,
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+    updatedBy: row.updated_by,
+    sync: syncStatusOf(row),
+  }
+}
+
+/** Sends the push job for a condition inside the caller's transaction. */
+export async function enqueueConditionPush(queue: JobQueue, db: Executor, conditionId: string): Promise<void> {
+  await queue.send(
+    QUEUES.fhirPush,
+    { entityType: 'condition', entityId: conditionId },
+    { singletonKey: `condition:${conditionId}` },
+    db,
+  )
+}
+
+/** Registry-side condition writes: each commits together with the job that pushes it to HAPI. */
+export class ConditionService {
+  readonly #deps: ConditionServiceDeps
+
+  constructor(deps: ConditionServiceDeps) {
+    this.#deps = deps
+  }
+
+  /** Records a condition of a registry patient and queues the push to HAPI. */
+  async create(input: ConditionFields & { patientId: string }, actor: string): Promise<Condition> {
+    const { db, conditions, patients, queue, clock, valueSet } = this.#deps
+    const { patientId, ...fields } = input
+    this.#validateCode(fields)
+    const id = crypto.randomUUID()
+
+    const row = await db.transaction().execute(async (trx) => {
+      const patient = await patients.findById(trx, patientId)
+      if (!patient) {
+        throw new ValidationError(`Patient ${patientId} was not found`, [
+          { path: 'patientId', message: 'No live patient has this id' },
+        ])
+      }
+      const inserted = await conditions.insert(trx, {
+        id,
+        patientId,
+        source: 'registry',
+        fields,
+        isNeurological: valueSet.containsAny(fields.code.coding),
+        updatedBy: actor,
+        updatedAt: clock.now(),
+        fhirId: id,
+      })
+      await enqueueConditionPush(queue, trx, id)
+      return inserted
+    })
+    return toCondition(row)
+  }
+
+  async get(id: string): Promise<Condition> {
+    const row = await this.#deps.conditions.findById(this.#deps.db, id)
+    if (!row) throw new NotFoundError('Condition', id)
+    return toCondition(row)
+  }
+
+  async list(query: ConditionListQuery): Promise<{ items: Condition[]; nextCursor: string | null }> {
+    const filter: ConditionFilter = { patientId: query.patientId }
+    if (query.code) {
+      const bar = query.code.lastIndexOf('|')
+      filter.codeSystem = bar > 0 ? query.code.slice(0, bar) : undefined
+      filter.code = bar >= 0 ? query.code.slice(bar + 1) : query.code
+    }
+    if (query.neurological) filter.isNeurological = query.neurological === 'true'
+    const rows = await this.#deps.conditions.list(this.#deps.db, filter, query.limit + 1, decodeCursor(query.cursor))
+    const page = rows.slice(0, query.limit)
+    const last = page.at(-1)
+    return {
+      items: page.map(toCondition),
+      nextCursor: rows.length > query.limit && last ? encodeCursor({ createdAt: last.created_at, id: last.id }) : null,
+    }
+  }
+
+  /** Applies `changes` to the version the caller read and queues the push; 412 when stale. */
+  async update(
+    id: string,
+    changes: Partial<ConditionFields>,
+    expectedVersion: number | undefined,
+    actor: string,
+  ): Promise<Condition> {
+    const { db, conditions, queue, clock, valueSet } = this.#deps
+    if (expectedVersion === undefined) throw new PreconditionRequiredError()
+    if (changes.code) this.#validateCode({ code: changes.code })
+
+    const row = await db.transaction().execute(async (trx) => {
+      const current = await conditions.findById(trx, id, { forUpdate: true })
+      if (!current) throw new NotFoundError('Condition', id)
+      if (current.version !== expectedVersion) {
+        throw new VersionMismatchError('Condition', id, expectedVersion, current.version)
+      }
+      const after: ConditionFields = { ...conditionFieldsOf(current), ...changes }
+      const updated = await conditions.updateFields(trx, id, after, valueSet.containsAny(after.code.coding), {
+        updatedBy: actor,
+        updatedAt: clock.now(),
+      })
+      await enqueueConditionPush(queue, trx, id)
+      return updated
+    })
+    return toCondition(row)
+  }
+
+  /** Deletes a condition in the registry; the push deletes it in HAPI. */
+  async delete(id: string, expectedVersion: number | undefined, actor: string): Promise<void> {
+    const { db, conditions, queue, clock } = this.#deps
+    await db.transaction().execute(async (trx) => {
+      const current = await conditions.findById(trx, id, { forUpdate: true })
+      if (!current) throw new NotFoundError('Condition', id)
+      if (expectedVersion !== undefined && current.version !== expectedVersion) {
+        throw new VersionMismatchError('Condition', id, expectedVersion, current.version)
+      }
+      await softDeleteRow(trx, 'conditions', id, { updatedBy: actor, updatedAt: clock.now() })
+      await enqueueConditionPush(queue, trx, id)
+    })
+  }
+
+  #validateCode(fields: Pick<ConditionFields, 'code'>): void {
+    const errors = validateConditionCodings(fields.code.coding, 'code.coding')
+    if (errors.length > 0) throw new ValidationError('The condition code is invalid', errors)
+  }
+}

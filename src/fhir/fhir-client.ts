@@ -1,0 +1,223 @@
+import type { Bundle, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes'
+import { FHIR_JSON } from './constants.ts'
+
+export type FetchFunction = typeof fetch
+
+/**
+ * A failed request to the FHIR server. `issues` are the OperationOutcome issues HAPI returned,
+ * when it returned any; `retryable` says whether the same request may succeed later.
+ */
+export class FhirRequestError extends Error {
+  override name = 'FhirRequestError'
+  readonly status: number
+  readonly method: string
+  readonly url: string
+  readonly issues: readonly OperationOutcomeIssue[]
+
+  constructor(
+    method: string,
+    url: string,
+    status: number,
+    issues: readonly OperationOutcomeIssue[],
+    options: { cause?: unknown } = {},
+  ) {
+    const detail = issues.map((issue) => issue.diagnostics ?? issue.code).join('; ')
+    super(
+      status === 0
+        ? `${method} ${url} failed before a response: ${String(options.cause)}`
+        : `${method} ${url} returned ${status}${detail ? `: ${detail}` : ''}`,
+      options,
+    )
+    this.method = method
+    this.url = url
+    this.status = status
+    this.issues = issues
+  }
+
+  /** True for a version clash: HAPI answers 409 to a stale If-Match, other servers 412. */
+  get isVersionConflict(): boolean {
+    return this.status === 409 || this.status === 412
+  }
+
+  /** Network failures, timeouts, 408, 429 and 5xx may pass on retry; other 4xx will not. */
+  get retryable(): boolean {
+    return this.status === 0 || this.status === 408 || this.status === 429 || this.status >= 500
+  }
+}
+
+export interface FhirClientOptions {
+  baseUrl: string
+  timeoutMs: number
+  /** `meta.source` stamped on every resource this client writes. */
+  sourceUri: string
+  fetch?: FetchFunction
+}
+
+export interface WriteOptions {
+  /** Version id the write replaces; HAPI rejects the write when it is no longer current. */
+  ifMatchVersion?: number
+  /** Sent as X-Request-ID; HAPI keeps at most 16 characters of it in `meta.source`. */
+  requestId?: string
+}
+
+/** Small client for the HAPI FHIR R4 REST API. */
+export class FhirClient {
+  readonly baseUrl: string
+  readonly #timeoutMs: number
+  readonly #sourceUri: string
+  readonly #fetch: FetchFunction
+
+  constructor(options: FhirClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '')
+    this.#timeoutMs = options.timeoutMs
+    this.#sourceUri = options.sourceUri
+    this.#fetch = options.fetch ?? fetch
+  }
+
+  /** Reads the server's CapabilityStatement; it answers once HAPI is up. */
+  async capabilities(): Promise<Resource> {
+    return this.#request<Resource>('GET', 'metadata?_summary=true')
+  }
+
+  /** Reads the current version of a resource; returns null when it does not exist or was deleted. */
+  async read<T extends Resource>(type: T['resourceType'], id: string): Promise<T | null> {
+    try {
+      return await this.#request<T>('GET', `${type}/${encodeURIComponent(id)}`)
+    } catch (error) {
+      if (error instanceof FhirRequestError && (error.status === 404 || error.status === 410)) {
+        return null
+      }
+      throw error
+    }
+  }
+
+  /** Creates or updates a resource under its own id and returns the stored version. */
+  async update<T extends Resource>(resource: T, options: WriteOptions = {}): Promise<T> {
+    if (!resource.id) throw new Error(`${resource.resourceType} has no id to update`)
+    const headers: Record<string, string> = {}
+    if (options.ifMatchVersion !== undefined) headers['If-Match'] = `W/"${options.ifMatchVersion}"`
+    return this.#request<T>('PUT', `${resource.resourceType}/${encodeURIComponent(resource.id)}`, {
+      body: this.#stamp(resource),
+      headers,
+      requestId: options.requestId,
+    })
+  }
+
+  async delete(type: string, id: string, options: WriteOptions = {}): Promise<void> {
+    await this.#request('DELETE', `${type}/${encodeURIComponent(id)}`, {
+      requestId: options.requestId,
+    })
+  }
+
+  /** Runs one search and returns its first page. */
+  async search<T extends Resource>(
+    type: T['resourceType'],
+    params: Record<string, string>,
+  ): Promise<Bundle<T>> {
+    return this.#request<Bundle<T>>('GET', `${type}?${new URLSearchParams(params).toString()}`)
+  }
+
+  /** Runs a search and follows its `next` links; returns every matching resource. */
+  async searchAll<T extends Resource>(
+    type: T['resourceType'],
+    params: Record<string, string>,
+  ): Promise<T[]> {
+    const resources: T[] = []
+    let page: Bundle<T> | null = await this.search<T>(type, params)
+    while (page) {
+      for (const entry of page.entry ?? []) {
+        if (entry.resource?.resourceType === type) resources.push(entry.resource)
+      }
+      const next: string | undefined = page.link?.find((link) => link.relation === 'next')?.url
+      page = next ? await this.#request<Bundle<T>>('GET', next) : null
+    }
+    return resources
+  }
+
+  /** Posts a transaction or batch Bundle to the base and returns the response Bundle. */
+  async transaction(bundle: Bundle, options: WriteOptions = {}): Promise<Bundle> {
+    const stamped: Bundle = {
+      ...bundle,
+      entry: bundle.entry?.map((entry) =>
+        entry.resource ? { ...entry, resource: this.#stamp(entry.resource) } : entry,
+      ),
+    }
+    return this.#request<Bundle>('POST', '', { body: stamped, requestId: options.requestId })
+  }
+
+  /** Posts any resource to a path below the base, such as a Subscription to `Subscription`. */
+  async post<T extends Resource>(path: string, body: Resource): Promise<T> {
+    return this.#request<T>('POST', path, { body })
+  }
+
+  #stamp<T extends Resource>(resource: T): T {
+    return { ...resource, meta: { ...resource.meta, source: this.#sourceUri } }
+  }
+
+  async #request<T>(
+    method: string,
+    path: string,
+    options: { body?: unknown; headers?: Record<string, string>; requestId?: string } = {},
+  ): Promise<T> {
+    const url = path.startsWith('http') ? path : `${this.baseUrl}/${path}`
+    const headers: Record<string, string> = {
+      Accept: FHIR_JSON,
+      // HAPI may answer a repeated search from a cached result set; a poller must see fresh data.
+      'Cache-Control': 'no-cache',
+      ...options.headers,
+    }
+    if (options.body !== undefined) {
+      headers['Content-Type'] = `${FHIR_JSON}; charset=utf-8`
+      headers.Prefer = 'return=representation'
+    }
+    if (options.requestId) headers['X-Request-ID'] = options.requestId
+
+    let response: Response
+    try {
+      response = await this.#fetch(url, {
+        method,
+        headers,
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      })
+    } catch (error) {
+      throw new FhirRequestError(method, url, 0, [], { cause: error })
+    }
+
+    const text = await response.text()
+    const body = parseJson(text)
+    if (!response.ok) {
+      throw new FhirRequestError(method, url, response.status, operationOutcomeIssues(body))
+    }
+    return body as T
+  }
+}
+
+function parseJson(text: string): unknown {
+  if (text.trim() === '') return undefined
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    return undefined
+  }
+}
+
+function operationOutcomeIssues(body: unknown): OperationOutcomeIssue[] {
+  if (
+    typeof body === 'object' &&
+    body !== null &&
+    (body as Resource).resourceType === 'OperationOutcome'
+  ) {
+    return (body as { issue?: OperationOutcomeIssue[] }).issue ?? []
+  }
+  return []
+}
+
+/** Reads `meta.versionId` as the integer HAPI issues. */
+export function versionIdOf(resource: Resource): number {
+  const versionId = Number(resource.meta?.versionId)
+  if (!Number.isInteger(versionId) || versionId < 1) {
+    throw new Error(`${resource.resourceType}/${resource.id ?? '?'} has no integer meta.versionId`)
+  }
+  return versionId
+}

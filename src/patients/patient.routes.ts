@@ -1,0 +1,151 @@
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
+import type { AppEnv } from '../platform/http.ts'
+import {
+  ERROR_RESPONSES,
+  idParamSchema,
+  jsonContent,
+  ifMatchHeaderSchema,
+  pageQuerySchema,
+  expectedVersionOf,
+} from '../platform/schemas.ts'
+import {
+  createPatientSchema,
+  patchPatientSchema,
+  patientListQuerySchema,
+  patientSchema,
+} from './patient.schemas.ts'
+import type { PatientService } from './patient.service.ts'
+
+const TAG = 'Patients'
+
+
+const createPatientRoute = createRoute({
+  method: 'post',
+  path: '/patients',
+  operationId: 'createPatient',
+  tags: [TAG],
+  summary: 'Create a patient; it is pushed to FHIR in the background',
+  request: { body: { content: jsonContent(createPatientSchema), required: true } },
+  responses: {
+    201: { description: 'Created', content: jsonContent(patientSchema) },
+    400: ERROR_RESPONSES[400],
+  },
+})
+
+const getPatientRoute = createRoute({
+  method: 'get',
+  path: '/patients/{id}',
+  operationId: 'getPatient',
+  tags: [TAG],
+  summary: 'Read a patient; the ETag is its version',
+  request: { params: idParamSchema },
+  responses: {
+    200: { description: 'The patient', content: jsonContent(patientSchema) },
+    400: ERROR_RESPONSES[400],
+    404: ERROR_RESPONSES[404],
+  },
+})
+
+const listPatientsRoute = createRoute({
+  method: 'get',
+  path: '/patients',
+  operationId: 'listPatients',
+  tags: [TAG],
+  summary: 'List patients, filtered by name, identifier or birth date, in pages',
+  request: { query: patientListQuerySchema.extend(pageQuerySchema.shape) },
+  responses: {
+    200: {
+      description: 'One page of patients',
+      content: jsonContent(z.object({ items: z.array(patientSchema), nextCursor: z.string().nullable() })),
+    },
+    400: ERROR_RESPONSES[400],
+  },
+})
+
+const replacePatientRoute = createRoute({
+  method: 'put',
+  path: '/patients/{id}',
+  operationId: 'replacePatient',
+  tags: [TAG],
+  summary: 'Replace every field of a patient; needs If-Match',
+  request: {
+    params: idParamSchema,
+    headers: ifMatchHeaderSchema,
+    body: { content: jsonContent(createPatientSchema), required: true },
+  },
+  responses: {
+    200: { description: 'The updated patient', content: jsonContent(patientSchema) },
+    ...ERROR_RESPONSES,
+  },
+})
+
+const patchPatientRoute = createRoute({
+  method: 'patch',
+  path: '/patients/{id}',
+  operationId: 'patchPatient',
+  tags: [TAG],
+  summary: 'Replace some fields of a patient; needs If-Match',
+  request: {
+    params: idParamSchema,
+    headers: ifMatchHeaderSchema,
+    body: { content: jsonContent(patchPatientSchema), required: true },
+  },
+  responses: {
+    200: { description: 'The updated patient', content: jsonContent(patientSchema) },
+    ...ERROR_RESPONSES,
+  },
+})
+
+const deletePatientRoute = createRoute({
+  method: 'delete',
+  path: '/patients/{id}',
+  operationId: 'deletePatient',
+  tags: [TAG],
+  summary: 'Delete a patient and its conditions, here and in FHIR',
+  request: { params: idParamSchema, headers: ifMatchHeaderSchema },
+  responses: {
+    204: { description: 'Deleted' },
+    ...ERROR_RESPONSES,
+  },
+})
+
+export function registerPatientRoutes(app: OpenAPIHono<AppEnv>, service: PatientService): void {
+  app.openapi(createPatientRoute, async (c) => {
+    const patient = await service.create(c.req.valid('json'), c.get('principal').id)
+    c.header('ETag', `"${patient.version}"`)
+    c.header('Location', `/patients/${patient.id}`)
+    return c.json(patient, 201)
+  })
+
+  app.openapi(getPatientRoute, async (c) => {
+    const patient = await service.get(c.req.valid('param').id)
+    c.header('ETag', `"${patient.version}"`)
+    return c.json(patient, 200)
+  })
+
+  app.openapi(listPatientsRoute, async (c) => {
+    const query = c.req.valid('query')
+    const page = await service.list({ ...query, birthDatePrefix: query.birthDate })
+    return c.json(page, 200)
+  })
+
+  app.openapi(replacePatientRoute, async (c) => {
+    const expected = expectedVersionOf(c.req.valid('header')['if-match'])
+    const patient = await service.update(c.req.valid('param').id, c.req.valid('json'), expected, c.get('principal').id)
+    c.header('ETag', `"${patient.version}"`)
+    return c.json(patient, 200)
+  })
+
+  app.openapi(patchPatientRoute, async (c) => {
+    const expected = expectedVersionOf(c.req.valid('header')['if-match'])
+    const patient = await service.update(c.req.valid('param').id, c.req.valid('json'), expected, c.get('principal').id)
+    c.header('ETag', `"${patient.version}"`)
+    return c.json(patient, 200)
+  })
+
+  app.openapi(deletePatientRoute, async (c) => {
+    const expected = expectedVersionOf(c.req.valid('header')['if-match'])
+    await service.delete(c.req.valid('param').id, expected, c.get('principal').id)
+    return c.body(null, 204)
+  })
+}

@@ -1,0 +1,95 @@
+/** One invalid input field, as reported in a problem document's `errors` list. */
+export interface FieldError {
+  /** JSON path of the field, dot-separated (`names.0.family`). */
+  path: string
+  message: string
+}
+
+/**
+ * Base of every error the registry reports to a client. `code` is a stable, upper-snake
+ * identifier that is part of the API contract; `status` is the HTTP status it maps to.
+ */
+export class AppError extends Error {
+  override name = 'AppError'
+  readonly status: number
+  readonly code: string
+  readonly fieldErrors: readonly FieldError[]
+  /** Extra members copied into the problem document (fresh values for a 409, say). */
+  readonly extensions: Readonly<Record<string, unknown>>
+
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    options: {
+      cause?: unknown
+      fieldErrors?: readonly FieldError[]
+      extensions?: Record<string, unknown>
+    } = {},
+  ) {
+    super(message, { cause: options.cause })
+    this.status = status
+    this.code = code
+    this.fieldErrors = options.fieldErrors ?? []
+    this.extensions = options.extensions ?? {}
+  }
+}
+
+/** The request is malformed or a field is invalid (400). */
+export class ValidationError extends AppError {
+  override name = 'ValidationError'
+
+  constructor(message: string, fieldErrors: readonly FieldError[] = []) {
+    super(400, 'VALIDATION_FAILED', message, { fieldErrors })
+  }
+}
+
+/** The caller presented no valid credentials (401). */
+export class UnauthorizedError extends AppError {
+  override name = 'UnauthorizedError'
+
+  constructor(message: string) {
+    super(401, 'UNAUTHORIZED', message)
+  }
+}
+
+/** The addressed entity does not exist or was deleted (404). */
+export class NotFoundError extends AppError {
+  override name = 'NotFoundError'
+
+  constructor(entity: string, id: string) {
+    super(404, 'NOT_FOUND', `${entity} ${id} was not found`)
+  }
+}
+
+/** The request clashes with the current state, such as a duplicate identifier (409). */
+export class ConflictError extends AppError {
+  override name = 'ConflictError'
+
+  constructor(code: string, message: string, extensions: Record<string, unknown> = {}) {
+    super(409, code, message, { extensions })
+  }
+}
+
+/** An `If-Match` header named a version that is no longer current (412). */
+export class VersionMismatchError extends AppError {
+  override name = 'VersionMismatchError'
+
+  constructor(entity: string, id: string, expected: number, current: number) {
+    super(
+      412,
+      'VERSION_MISMATCH',
+      `${entity} ${id} is at version ${current}, not ${expected}; read it again and retry`,
+      { extensions: { currentVersion: current } },
+    )
+  }
+}
+
+/** A write that must name the version it replaces came without `If-Match` (428). */
+export class PreconditionRequiredError extends AppError {
+  override name = 'PreconditionRequiredError'
+
+  constructor() {
+    super(428, 'IF_MATCH_REQUIRED', 'Send If-Match with the ETag of the version you read')
+  }
+}

@@ -1,0 +1,132 @@
+import { OpenAPIHono } from '@hono/zod-openapi'
+import type { Context, MiddlewareHandler } from 'hono'
+import { HTTPException } from 'hono/http-exception'
+import type { ContentfulStatusCode } from 'hono/utils/http-status'
+import type { ZodError } from 'zod'
+import { AppError, ValidationError, type FieldError } from './errors.ts'
+import { errorFields, type Logger } from './logger.ts'
+
+/** Who made a request. Authentication fills it; until then every caller is anonymous. */
+export interface Principal {
+  id: string
+  roles: readonly string[]
+}
+
+/** Per-request values that middleware puts on the Hono context. */
+export interface RequestVariables {
+  requestId: string
+  logger: Logger
+  principal: Principal
+}
+
+export interface AppEnv {
+  Variables: RequestVariables
+}
+
+export const PROBLEM_TYPE_BASE = 'https://brain-registry.example.org/problems/'
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/
+
+/** Creates a router whose validation failures render as problem documents. */
+export function createRouter(): OpenAPIHono<AppEnv> {
+  return new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw validationErrorFrom(result.error)
+    },
+  })
+}
+
+function validationErrorFrom(error: ZodError): ValidationError {
+  const fieldErrors: FieldError[] = error.issues.map((issue) => ({
+    path: issue.path.map(String).join('.'),
+    message: issue.message,
+  }))
+  return new ValidationError('The request is invalid', fieldErrors)
+}
+
+/**
+ * Gives each request an id (the caller's X-Request-ID when it is safe to echo, else a new UUID)
+ * and a child logger, and logs one line when the request ends.
+ */
+export function requestContext(logger: Logger): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const offered = c.req.header('x-request-id')
+    const requestId = offered && REQUEST_ID.test(offered) ? offered : crypto.randomUUID()
+    const requestLogger = logger.child({ requestId })
+    c.set('requestId', requestId)
+    c.set('logger', requestLogger)
+    c.set('principal', { id: 'anonymous', roles: [] })
+    c.header('X-Request-ID', requestId)
+    const started = performance.now()
+    await next()
+    requestLogger.info('Request completed', {
+      method: c.req.method,
+      path: c.req.routePath,
+      status: c.res.status,
+      durationMs: Math.round(performance.now() - started),
+    })
+  }
+}
+
+function titleOf(status: number): string {
+  const titles: Record<number, string> = {
+    400: 'Bad Request',
+    401: 'Unauthorized',
+    403: 'Forbidden',
+    404: 'Not Found',
+    405: 'Method Not Allowed',
+    409: 'Conflict',
+    412: 'Precondition Failed',
+    413: 'Payload Too Large',
+    415: 'Unsupported Media Type',
+    428: 'Precondition Required',
+    500: 'Internal Server Error',
+    502: 'Bad Gateway',
+    503: 'Service Unavailable',
+  }
+  return titles[status] ?? 'Error'
+}
+
+/** Renders an error as `application/problem+json`. */
+export function problemResponse(
+  c: Context<AppEnv>,
+  status: number,
+  code: string,
+  detail: string,
+  extra: Record<string, unknown> = {},
+): Response {
+  const body = {
+    type: PROBLEM_TYPE_BASE + code.toLowerCase().replaceAll('_', '-'),
+    title: titleOf(status),
+    status,
+    detail,
+    instance: c.req.path,
+    code,
+    requestId: c.get('requestId'),
+    ...extra,
+  }
+  return c.body(JSON.stringify(body), status as ContentfulStatusCode, {
+    'Content-Type': 'application/problem+json',
+  })
+}
+
+/** The one error handler: known errors keep their status and code, anything else is a 500. */
+export function handleError(error: Error, c: Context<AppEnv>): Response {
+  if (error instanceof AppError) {
+    const extra: Record<string, unknown> = { ...error.extensions }
+    if (error.fieldErrors.length > 0) extra.errors = error.fieldErrors
+    return problemResponse(c, error.status, error.code, error.message, extra)
+  }
+  if (error instanceof HTTPException) {
+    // Hono raises these for unreadable bodies, such as malformed JSON.
+    const code = error.status === 400 ? 'MALFORMED_REQUEST' : 'HTTP_ERROR'
+    return problemResponse(c, error.status, code, error.message || titleOf(error.status))
+  }
+  c.get('logger').error('Request failed', { ...errorFields(error), method: c.req.method, path: c.req.path })
+  return problemResponse(c, 500, 'INTERNAL_ERROR', 'The server failed to handle the request')
+}
+
+/** Responds to unknown paths in the same format as every other error. */
+export function handleNotFound(c: Context<AppEnv>): Response {
+  return problemResponse(c, 404, 'ROUTE_NOT_FOUND', `No route matches ${c.req.method} ${c.req.path}`)
+}

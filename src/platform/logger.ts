@@ -1,0 +1,63 @@
+import winston from 'winston'
+
+export type LogFields = Record<string, unknown>
+
+/** Structured logger: the message is a fixed event name and the values go in fields. */
+export interface Logger {
+  error(event: string, fields?: LogFields): void
+  warn(event: string, fields?: LogFields): void
+  info(event: string, fields?: LogFields): void
+  debug(event: string, fields?: LogFields): void
+  child(fields: LogFields): Logger
+}
+
+class WinstonLogger implements Logger {
+  readonly #inner: winston.Logger
+
+  constructor(inner: winston.Logger) {
+    this.#inner = inner
+  }
+
+  error(event: string, fields?: LogFields): void {
+    this.#inner.error(event, fields)
+  }
+
+  warn(event: string, fields?: LogFields): void {
+    this.#inner.warn(event, fields)
+  }
+
+  info(event: string, fields?: LogFields): void {
+    this.#inner.info(event, fields)
+  }
+
+  debug(event: string, fields?: LogFields): void {
+    this.#inner.debug(event, fields)
+  }
+
+  child(fields: LogFields): Logger {
+    return new WinstonLogger(this.#inner.child(fields))
+  }
+}
+
+/** Creates the process logger: one JSON line per event on stdout. */
+export function createLogger(level: string, defaultFields: LogFields = {}): Logger {
+  const inner = winston.createLogger({
+    level,
+    defaultMeta: defaultFields,
+    format: winston.format.combine(
+      winston.format.timestamp(),
+      winston.format.errors({ stack: true }),
+      winston.format.json(),
+    ),
+    transports: [new winston.transports.Console()],
+  })
+  return new WinstonLogger(inner)
+}
+
+/** Turns a caught value into loggable fields without leaking request or resource bodies. */
+export function errorFields(error: unknown): LogFields {
+  if (error instanceof Error) {
+    return { error: error.message, errorName: error.name, stack: error.stack }
+  }
+  return { error: String(error) }
+}

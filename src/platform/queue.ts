@@ -1,0 +1,139 @@
+import { fromKysely, PgBoss, type Job, type QueuePolicy } from 'pg-boss'
+import type { Executor } from './db.ts'
+import { errorFields, type Logger } from './logger.ts'
+
+/** Names of the pg-boss queues, with the data each job carries. */
+export const QUEUES = {
+  /** Writes one registry row to HAPI. */
+  fhirPush: 'fhir-push',
+  /** Push jobs that used up their retries, kept for an operator to replay. */
+  fhirPushDead: 'fhir-push-dead',
+  /** Merges the recorded notifications of one FHIR resource into the registry. */
+  fhirMerge: 'fhir-merge',
+  fhirMergeDead: 'fhir-merge-dead',
+} as const
+
+export type EntityType = 'patient' | 'condition'
+
+export interface PushJobData {
+  entityType: EntityType
+  entityId: string
+}
+
+export interface MergeJobData {
+  resourceType: 'Patient' | 'Condition'
+  resourceId: string
+}
+
+export interface JobDataByQueue {
+  [QUEUES.fhirPush]: PushJobData
+  [QUEUES.fhirMerge]: MergeJobData
+}
+
+export type QueueName = keyof JobDataByQueue
+
+/** Sends jobs, inside the caller's transaction when one is given. */
+export interface JobQueue {
+  send<Q extends QueueName>(
+    queue: Q,
+    data: JobDataByQueue[Q],
+    options: { singletonKey: string },
+    executor?: Executor,
+  ): Promise<string | null>
+}
+
+export interface QueueSettings {
+  policy: QueuePolicy
+  retryLimit: number
+  retryDelaySeconds: number
+  deadLetter: string
+}
+
+/**
+ * Both working queues use the `stately` policy with a singleton key per entity or resource: at
+ * most one job per key waits and one runs. So ten quick edits of a patient cost one push (the job
+ * reads the row when it runs), and two pushes of one patient never race.
+ */
+const QUEUE_SETTINGS: Record<QueueName, QueueSettings> = {
+  [QUEUES.fhirPush]: {
+    policy: 'stately',
+    retryLimit: 8,
+    retryDelaySeconds: 2,
+    deadLetter: QUEUES.fhirPushDead,
+  },
+  [QUEUES.fhirMerge]: {
+    policy: 'stately',
+    retryLimit: 8,
+    retryDelaySeconds: 2,
+    deadLetter: QUEUES.fhirMergeDead,
+  },
+}
+
+/** pg-boss behind the small `JobQueue` interface, plus the worker side used by the sync wing. */
+export class PgBossQueue implements JobQueue {
+  readonly boss: PgBoss
+  readonly #logger: Logger
+
+  constructor(databaseUrl: string, schema: string, logger: Logger) {
+    this.boss = new PgBoss({
+      connectionString: databaseUrl,
+      schema,
+      max: 5,
+      useListenNotify: true,
+    })
+    this.#logger = logger
+    this.boss.on('error', (error) => {
+      this.#logger.error('Job queue error', errorFields(error))
+    })
+  }
+
+  /** Starts pg-boss (creating or migrating its schema) and creates the queues. */
+  async start(): Promise<void> {
+    await this.boss.start()
+    for (const dead of [QUEUES.fhirPushDead, QUEUES.fhirMergeDead]) {
+      await this.boss.createQueue(dead, { policy: 'standard' })
+    }
+    for (const [name, settings] of Object.entries(QUEUE_SETTINGS)) {
+      await this.boss.createQueue(name, {
+        policy: settings.policy,
+        retryLimit: settings.retryLimit,
+        retryDelay: settings.retryDelaySeconds,
+        retryBackoff: true,
+        retryDelayMax: 300,
+        deadLetter: settings.deadLetter,
+        notify: true,
+      })
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.boss.stop({ graceful: true, timeout: 10_000 })
+  }
+
+  async send<Q extends QueueName>(
+    queue: Q,
+    data: JobDataByQueue[Q],
+    options: { singletonKey: string },
+    executor?: Executor,
+  ): Promise<string | null> {
+    return this.boss.send(queue, data, {
+      singletonKey: options.singletonKey,
+      ...(executor ? { db: fromKysely(executor) } : {}),
+    })
+  }
+
+  /** Runs `handler` for every job of `queue`, `concurrency` jobs at a time. */
+  async work<Q extends QueueName>(
+    queue: Q,
+    concurrency: number,
+    handler: (job: Job<JobDataByQueue[Q]>) => Promise<void>,
+  ): Promise<void> {
+    await this.boss.work<JobDataByQueue[Q]>(
+      queue,
+      { batchSize: 1, localConcurrency: concurrency, pollingIntervalSeconds: 1 },
+      async (jobs) => {
+        for (const job of jobs) await handler(job)
+      },
+    )
+  }
+}

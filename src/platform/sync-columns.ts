@@ -1,0 +1,87 @@
+import { toJson, type Executor, type SyncState } from './db.ts'
+
+/** Tables whose rows carry the sync columns (version, fhir_id, sync_base, sync_state...). */
+export type SyncedTable = 'patients' | 'conditions'
+
+// Both tables have identical sync columns; Kysely types the query against one of them.
+function asPatients(table: SyncedTable): 'patients' {
+  return table as 'patients'
+}
+
+/**
+ * Records a FHIR version both sides agree on, with its mapped fields as the new merge base. It
+ * never moves `fhir_version_id` backwards, so a late push result cannot undo a newer merge. The
+ * row is `synced` only if its version is still `rowVersion`: a newer registry edit has its own
+ * push queued and keeps the row pending.
+ */
+export async function recordSyncPoint(
+  db: Executor,
+  table: SyncedTable,
+  id: string,
+  point: {
+    fhirVersionId: number
+    fhirLastUpdated: Date | null
+    base: unknown
+    rowVersion: number
+    inStep: boolean
+  },
+): Promise<boolean> {
+  const result = await db
+    .updateTable(asPatients(table))
+    .set((eb) => ({
+      fhir_version_id: point.fhirVersionId,
+      fhir_last_updated: point.fhirLastUpdated,
+      sync_base: toJson(point.base),
+      sync_state: point.inStep
+        ? eb
+            .case()
+            .when('version', '=', point.rowVersion)
+            .then(eb.val<SyncState>('synced'))
+            .else(eb.val<SyncState>('pending'))
+            .end()
+        : 'pending',
+      sync_error: null,
+      sync_attempts: 0,
+    }))
+    .where('id', '=', id)
+    .where((eb) =>
+      eb.or([eb('fhir_version_id', 'is', null), eb('fhir_version_id', '<=', point.fhirVersionId)]),
+    )
+    .executeTakeFirst()
+  return result.numUpdatedRows > 0n
+}
+
+export async function recordSyncFailure(
+  db: Executor,
+  table: SyncedTable,
+  id: string,
+  state: SyncState,
+  error: string,
+): Promise<void> {
+  await db
+    .updateTable(asPatients(table))
+    .set((eb) => ({ sync_state: state, sync_error: error, sync_attempts: eb('sync_attempts', '+', 1) }))
+    .where('id', '=', id)
+    .execute()
+}
+
+/** Marks a row deleted and bumps its version; the push job then deletes the FHIR resource. */
+export async function softDeleteRow(
+  db: Executor,
+  table: SyncedTable,
+  id: string,
+  change: { updatedBy: string; updatedAt: Date },
+): Promise<void> {
+  await db
+    .updateTable(asPatients(table))
+    .set((eb) => ({
+      deleted_at: change.updatedAt,
+      version: eb('version', '+', 1),
+      updated_at: change.updatedAt,
+      updated_by: change.updatedBy,
+      sync_state: 'pending',
+    }))
+    .where('id', '=', id)
+    .where('deleted_at', 'is', null)
+    .execute()
+}

@@ -1,0 +1,185 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { Bundle, Resource } from '@medplum/fhirtypes'
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
+import type { Kysely } from 'kysely'
+import type { Database } from '../platform/db.ts'
+import { UnauthorizedError, ValidationError } from '../platform/errors.ts'
+import type { AppEnv } from '../platform/http.ts'
+import { QUEUES, type JobQueue, type MergeJobData } from '../platform/queue.ts'
+import { ERROR_RESPONSES } from '../platform/schemas.ts'
+import type { NotificationRepository } from './notification.repository.ts'
+
+export const RECEIVER_PATH = '/fhir-hook'
+
+const SYNCED_TYPES = new Set(['Patient', 'Condition'])
+const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/
+
+export interface NotificationReceiverDeps {
+  db: Kysely<Database>
+  notifications: NotificationRepository
+  queue: JobQueue
+  secret: string
+}
+
+interface Delivery {
+  method: 'PUT' | 'DELETE'
+  resourceType: string
+  resourceId: string
+  resource: Resource | null
+}
+
+/**
+ * Records rest-hook deliveries and queues their merge. It answers as soon as the delivery is
+ * stored, because HAPI gives up on an endpoint after about a minute of failures and drops what
+ * it could not deliver.
+ */
+export class NotificationReceiver {
+  readonly #deps: NotificationReceiverDeps
+  readonly #secretDigest: Buffer
+
+  constructor(deps: NotificationReceiverDeps) {
+    this.#deps = deps
+    this.#secretDigest = digest(deps.secret)
+  }
+
+  /** Checks the Authorization header in constant time. */
+  authenticate(header: string | undefined): void {
+    const offered = /^Bearer (.+)$/.exec(header ?? '')?.[1]
+    if (!offered || !timingSafeEqual(digest(offered), this.#secretDigest)) {
+      throw new UnauthorizedError('The rest-hook secret is missing or wrong')
+    }
+  }
+
+  /** Records one delivery and queues the merge of its resource; returns false for types not synced. */
+  async accept(delivery: Delivery): Promise<boolean> {
+    if (!SYNCED_TYPES.has(delivery.resourceType)) return false
+    const { db, notifications, queue } = this.#deps
+    const versionId = Number(delivery.resource?.meta?.versionId)
+    await db.transaction().execute(async (trx) => {
+      await notifications.insert(trx, {
+        method: delivery.method,
+        resourceType: delivery.resourceType,
+        resourceId: delivery.resourceId,
+        versionId: Number.isInteger(versionId) ? versionId : null,
+        payload: delivery.resource,
+      })
+      const data: MergeJobData = {
+        resourceType: delivery.resourceType as MergeJobData['resourceType'],
+        resourceId: delivery.resourceId,
+      }
+      await queue.send(QUEUES.fhirMerge, data, { singletonKey: `${data.resourceType}/${data.resourceId}` }, trx)
+    })
+    return true
+  }
+
+  /** Turns the body of a POST to the endpoint (a history or transaction Bundle) into deliveries. */
+  deliveriesOfBundle(bundle: Bundle): Delivery[] {
+    const deliveries: Delivery[] = []
+    for (const entry of bundle.entry ?? []) {
+      const resource = entry.resource
+      if (resource?.resourceType === 'Parameters' || resource?.resourceType === 'SubscriptionStatus') continue
+      const method = entry.request?.method === 'DELETE' ? 'DELETE' : 'PUT'
+      const [type, id] = (entry.request?.url ?? `${resource?.resourceType ?? ''}/${resource?.id ?? ''}`).split('/')
+      if (!type || !id) continue
+      deliveries.push({ method, resourceType: type, resourceId: id.split('?')[0] ?? id, resource: resource ?? null })
+    }
+    return deliveries
+  }
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest()
+}
+
+function parseResource(text: string): Resource | null {
+  if (text.trim() === '') return null
+  let body: unknown
+  try {
+    body = JSON.parse(text)
+  } catch {
+    throw new ValidationError('The body is not valid JSON; send a FHIR resource as application/fhir+json')
+  }
+  if (typeof body !== 'object' || body === null || typeof (body as Resource).resourceType !== 'string') {
+    throw new ValidationError('The body is not a FHIR resource', [{ path: 'resourceType', message: 'Required' }])
+  }
+  return body as Resource
+}
+
+const resourceParams = z.object({
+  type: z.string().openapi({ param: { name: 'type', in: 'path' }, example: 'Patient' }),
+  id: z.string().regex(FHIR_ID).openapi({ param: { name: 'id', in: 'path' }, example: '1234' }),
+})
+
+const authorization = z.object({
+  authorization: z.string().optional().openapi({ description: 'Bearer and the subscription secret' }),
+})
+
+const TAG = 'FHIR rest-hook'
+
+const putRoute = createRoute({
+  method: 'put',
+  path: `${RECEIVER_PATH}/{type}/{id}`,
+  operationId: 'receiveResourceNotification',
+  tags: [TAG],
+  summary: 'Receive the changed resource from a HAPI rest-hook Subscription',
+  description:
+    'HAPI sends creates, updates and $trigger-subscription replays as a PUT with the resource version that triggered it. The If-Match header it adds is ignored.',
+  request: { params: resourceParams, headers: authorization },
+  responses: { 204: { description: 'Recorded; the merge runs in the background' }, 400: ERROR_RESPONSES[400] },
+})
+
+const deleteRoute = createRoute({
+  method: 'delete',
+  path: `${RECEIVER_PATH}/{type}/{id}`,
+  operationId: 'receiveDeleteNotification',
+  tags: [TAG],
+  summary: 'Receive a delete from a HAPI rest-hook Subscription',
+  request: { params: resourceParams, headers: authorization },
+  responses: { 204: { description: 'Recorded' }, 400: ERROR_RESPONSES[400] },
+})
+
+const postRoute = createRoute({
+  method: 'post',
+  path: RECEIVER_PATH,
+  operationId: 'receiveBundleNotification',
+  tags: [TAG],
+  summary: 'Receive a Bundle notification, or an empty one from a payload-less Subscription',
+  request: { headers: authorization },
+  responses: { 204: { description: 'Recorded' }, 400: ERROR_RESPONSES[400] },
+})
+
+export function registerReceiverRoutes(app: OpenAPIHono<AppEnv>, receiver: NotificationReceiver): void {
+  app.openapi(putRoute, async (c) => {
+    receiver.authenticate(c.req.header('authorization'))
+    const { type, id } = c.req.valid('param')
+    const resource = parseResource(await c.req.text())
+    if (resource && (resource.resourceType !== type || resource.id !== id)) {
+      throw new ValidationError(`The body is ${resource.resourceType}/${resource.id ?? ''}, not ${type}/${id}`)
+    }
+    const accepted = await receiver.accept({ method: 'PUT', resourceType: type, resourceId: id, resource })
+    if (!accepted) c.get('logger').debug('Notification for a type not synced ignored', { resourceType: type })
+    return c.body(null, 204)
+  })
+
+  app.openapi(deleteRoute, async (c) => {
+    receiver.authenticate(c.req.header('authorization'))
+    const { type, id } = c.req.valid('param')
+    await receiver.accept({ method: 'DELETE', resourceType: type, resourceId: id, resource: null })
+    return c.body(null, 204)
+  })
+
+  app.openapi(postRoute, async (c) => {
+    receiver.authenticate(c.req.header('authorization'))
+    const body = parseResource(await c.req.text())
+    if (body === null) {
+      // TODO: an empty notification names no resource; only the drift catch-up can find the change.
+      c.get('logger').warn('Empty rest-hook notification received; nothing to merge')
+      return c.body(null, 204)
+    }
+    if (body.resourceType !== 'Bundle') {
+      throw new ValidationError(`Expected a Bundle, got ${body.resourceType}`)
+    }
+    for (const delivery of receiver.deliveriesOfBundle(body as Bundle)) await receiver.accept(delivery)
+    return c.body(null, 204)
+  })
+}

@@ -1,0 +1,190 @@
+import type { Bundle, Condition as FhirCondition, Patient as FhirPatient } from '@medplum/fhirtypes'
+import type { Kysely } from 'kysely'
+import { conditionFieldsOf, type ConditionRepository, type ConditionRow } from '../conditions/condition.repository.ts'
+import { conditionFieldsFromResource, conditionResourceFromFields } from '../fhir/condition-mapping.ts'
+import { FhirRequestError, versionIdOf, type FhirClient } from '../fhir/fhir-client.ts'
+import { patientFieldsFromResource, patientResourceFromFields } from '../fhir/patient-mapping.ts'
+import { patientFieldsOf, type PatientRepository, type PatientRow } from '../patients/patient.repository.ts'
+import type { Database } from '../platform/db.ts'
+import type { Logger } from '../platform/logger.ts'
+import type { PushJobData } from '../platform/queue.ts'
+import { recordSyncPoint, type SyncedTable } from '../platform/sync-columns.ts'
+import type { InboundMerge } from './inbound-merge.ts'
+import { sameValue } from './three-way-merge.ts'
+
+/** How often one push re-reads and retries after HAPI reports a newer version. */
+const MAX_VERSION_CONFLICT_ROUNDS = 5
+
+export type PushOutcome = 'pushed' | 'unchanged' | 'deleted' | 'skipped' | 'merged-first'
+
+export interface OutboundPushDeps {
+  db: Kysely<Database>
+  patients: PatientRepository
+  conditions: ConditionRepository
+  fhir: FhirClient
+  merge: InboundMerge
+  logger: Logger
+}
+
+/** Raised when HAPI kept reporting newer versions than the one the push was based on. */
+export class PushContendedError extends Error {
+  override name = 'PushContendedError'
+}
+
+/**
+ * Writes registry rows to HAPI. Each write names the version the registry last saw (If-Match);
+ * when HAPI holds a newer one, the push merges that version first and tries again, so a FHIR
+ * edit is never overwritten unseen.
+ */
+export class OutboundPush {
+  readonly #deps: OutboundPushDeps
+
+  constructor(deps: OutboundPushDeps) {
+    this.#deps = deps
+  }
+
+  async push(job: PushJobData, requestId: string): Promise<PushOutcome> {
+    for (let round = 1; round <= MAX_VERSION_CONFLICT_ROUNDS; round++) {
+      try {
+        return job.entityType === 'patient'
+          ? await this.#pushPatient(job.entityId, requestId)
+          : await this.#pushCondition(job.entityId, requestId)
+      } catch (error) {
+        if (!(error instanceof FhirRequestError && error.isVersionConflict)) throw error
+        this.#deps.logger.info('FHIR version moved on during push; merging first', { ...job, round })
+      }
+    }
+    throw new PushContendedError(`${job.entityType} ${job.entityId} kept changing in FHIR during the push`)
+  }
+
+  async #pushPatient(id: string, requestId: string): Promise<PushOutcome> {
+    const { patients, fhir, merge } = this.#deps
+    const row = await patients.findById(this.#deps.db, id, { includeDeleted: true })
+    if (!row?.fhir_id) return 'skipped'
+    if (row.deleted_at) return this.#deletePatient(row, requestId)
+
+    const current = await this.#readCurrent<FhirPatient>('Patient', row)
+    if (current === 'moved') return 'merged-first'
+    if (current === 'gone') {
+      await merge.applyDeletion('Patient', row.fhir_id)
+      return 'merged-first'
+    }
+
+    const fields = patientFieldsOf(row)
+    if (current && sameValue(patientFieldsFromResource(current), fields)) {
+      await this.#record('patients', row, current, fields)
+      return 'unchanged'
+    }
+    const stored = await fhir.update(patientResourceFromFields(row.fhir_id, fields, current ?? undefined), {
+      ifMatchVersion: row.fhir_version_id ?? undefined,
+      requestId,
+    })
+    await this.#record('patients', row, stored, patientFieldsFromResource(stored))
+    return 'pushed'
+  }
+
+  async #pushCondition(id: string, requestId: string): Promise<PushOutcome> {
+    const { conditions, patients, fhir, merge } = this.#deps
+    const row = await conditions.findById(this.#deps.db, id, { includeDeleted: true })
+    if (!row?.fhir_id) return 'skipped'
+    if (row.deleted_at) {
+      if (row.fhir_version_id !== null) await fhir.delete('Condition', row.fhir_id, { requestId })
+      await this.#markDeleted('conditions', row.id)
+      return 'deleted'
+    }
+
+    const patient = await patients.findById(this.#deps.db, row.patient_id, { includeDeleted: true })
+    if (!patient?.fhir_id) throw new Error(`Condition ${id} has no patient with a FHIR id`)
+    if (patient.fhir_version_id === null) {
+      // HAPI enforces referential integrity, so the subject must exist before its condition.
+      await this.#pushPatient(patient.id, requestId)
+    }
+
+    const current = await this.#readCurrent<FhirCondition>('Condition', row)
+    if (current === 'moved') return 'merged-first'
+    if (current === 'gone') {
+      await merge.applyDeletion('Condition', row.fhir_id)
+      return 'merged-first'
+    }
+
+    const fields = conditionFieldsOf(row)
+    if (current && sameValue(conditionFieldsFromResource(current), fields)) {
+      await this.#record('conditions', row, current, fields)
+      return 'unchanged'
+    }
+    const resource = conditionResourceFromFields(row.fhir_id, patient.fhir_id, fields, current ?? undefined)
+    const stored = await fhir.update(resource, { ifMatchVersion: row.fhir_version_id ?? undefined, requestId })
+    await this.#record('conditions', row, stored, conditionFieldsFromResource(stored))
+    return 'pushed'
+  }
+
+  /**
+   * Reads the resource the row was last synced with. Returns null for a row never written to
+   * FHIR, 'moved' after merging a newer FHIR version (the merge queues a fresh push when one is
+   * still needed), and 'gone' when FHIR deleted it.
+   */
+  async #readCurrent<R extends FhirPatient | FhirCondition>(
+    type: R['resourceType'],
+    row: PatientRow | ConditionRow,
+  ): Promise<R | null | 'moved' | 'gone'> {
+    if (row.fhir_version_id === null || row.fhir_id === null) return null
+    const current = await this.#deps.fhir.read<R>(type, row.fhir_id)
+    if (!current) return 'gone'
+    if (versionIdOf(current) === row.fhir_version_id) return current
+
+    const outcome =
+      current.resourceType === 'Patient'
+        ? await this.#deps.merge.applyPatient(current)
+        : await this.#deps.merge.applyCondition(current)
+    this.#deps.logger.info('Merged a newer FHIR version before pushing', {
+      fhirId: `${type}/${row.fhir_id}`,
+      outcome,
+    })
+    return 'moved'
+  }
+
+  /** Deletes a patient and its deleted conditions in one FHIR transaction, conditions first. */
+  async #deletePatient(row: PatientRow, requestId: string): Promise<PushOutcome> {
+    const { conditions, fhir } = this.#deps
+    if (row.fhir_version_id !== null && row.fhir_id !== null) {
+      const deletedConditions = await conditions.listDeletedInFhirByPatient(this.#deps.db, row.id)
+      const bundle: Bundle = {
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: [
+          ...deletedConditions.map((condition) => ({
+            request: { method: 'DELETE' as const, url: `Condition/${condition.fhir_id ?? ''}` },
+          })),
+          { request: { method: 'DELETE' as const, url: `Patient/${row.fhir_id}` } },
+        ],
+      }
+      await fhir.transaction(bundle, { requestId })
+      for (const condition of deletedConditions) await this.#markDeleted('conditions', condition.id)
+    }
+    await this.#markDeleted('patients', row.id)
+    return 'deleted'
+  }
+
+  async #record(
+    table: SyncedTable,
+    row: PatientRow | ConditionRow,
+    stored: FhirPatient | FhirCondition,
+    base: unknown,
+  ): Promise<void> {
+    await recordSyncPoint(this.#deps.db, table, row.id, {
+      fhirVersionId: versionIdOf(stored),
+      fhirLastUpdated: stored.meta?.lastUpdated ? new Date(stored.meta.lastUpdated) : null,
+      base,
+      rowVersion: row.version,
+      inStep: true,
+    })
+  }
+
+  async #markDeleted(table: SyncedTable, id: string): Promise<void> {
+    await this.#deps.db
+      .updateTable(table as 'patients')
+      .set({ sync_state: 'synced', sync_error: null })
+      .where('id', '=', id)
+      .execute()
+  }
+}

@@ -1,0 +1,103 @@
+import type { Resource } from '@medplum/fhirtypes'
+import type { Job } from 'pg-boss'
+import type { Kysely } from 'kysely'
+import { FhirRequestError, type FhirClient } from '../fhir/fhir-client.ts'
+import type { Clock } from '../platform/clock.ts'
+import type { Database } from '../platform/db.ts'
+import { errorFields, type Logger } from '../platform/logger.ts'
+import { QUEUES, type MergeJobData, type PgBossQueue, type PushJobData } from '../platform/queue.ts'
+import { recordSyncFailure } from '../platform/sync-columns.ts'
+import type { InboundMerge, MergeOutcome } from './inbound-merge.ts'
+import type { NotificationRepository } from './notification.repository.ts'
+import type { OutboundPush } from './outbound-push.ts'
+
+export interface SyncWorkersDeps {
+  db: Kysely<Database>
+  queue: PgBossQueue
+  notifications: NotificationRepository
+  merge: InboundMerge
+  push: OutboundPush
+  fhir: FhirClient
+  clock: Clock
+  logger: Logger
+  concurrency: number
+}
+
+/** HAPI keeps at most 16 characters of X-Request-ID in meta.source, letters and digits are safe. */
+function fhirRequestId(jobId: string): string {
+  return jobId.replaceAll('-', '').slice(0, 16)
+}
+
+/** The pg-boss workers that push registry changes to HAPI and merge HAPI's changes back. */
+export class SyncWorkers {
+  readonly #deps: SyncWorkersDeps
+
+  constructor(deps: SyncWorkersDeps) {
+    this.#deps = deps
+  }
+
+  async start(): Promise<void> {
+    const { queue, concurrency } = this.#deps
+    await queue.work(QUEUES.fhirPush, concurrency, (job) => this.handlePush(job))
+    await queue.work(QUEUES.fhirMerge, concurrency, (job) => this.handleMerge(job))
+  }
+
+  /** Pushes one registry row; a failure that retrying cannot fix marks the row failed. */
+  async handlePush(job: Job<PushJobData>): Promise<void> {
+    const logger = this.#deps.logger.child({ jobId: job.id, queue: job.name, ...job.data })
+    const table = job.data.entityType === 'patient' ? 'patients' : 'conditions'
+    const started = performance.now()
+    try {
+      const outcome = await this.#deps.push.push(job.data, fhirRequestId(job.id))
+      logger.info('Row pushed to FHIR', { outcome, durationMs: Math.round(performance.now() - started) })
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error)
+      if (error instanceof FhirRequestError && !error.retryable) {
+        await recordSyncFailure(this.#deps.db, table, job.data.entityId, 'failed', message)
+        logger.error('FHIR rejected the push', { ...errorFields(error), status: error.status })
+        return
+      }
+      // TODO: mark the row failed once the last retry is spent; it stays pending with its error now.
+      await recordSyncFailure(this.#deps.db, table, job.data.entityId, 'pending', message)
+      logger.warn('Push failed; pg-boss retries it', errorFields(error))
+      throw error
+    }
+  }
+
+  /** Merges the unprocessed notifications of one resource, reading HAPI when the payloads do not suffice. */
+  async handleMerge(job: Job<MergeJobData>): Promise<void> {
+    const { db, notifications, merge, fhir, clock } = this.#deps
+    const { resourceType, resourceId } = job.data
+    const logger = this.#deps.logger.child({ jobId: job.id, queue: job.name, fhirId: `${resourceType}/${resourceId}` })
+    const started = performance.now()
+
+    const pending = await notifications.listUnprocessed(db, resourceType, resourceId)
+    if (pending.length === 0) return
+
+    let outcome: MergeOutcome
+    const newest = pending
+      .filter((notification) => notification.payload !== null && notification.version_id !== null)
+      .sort((a, b) => (b.version_id ?? 0) - (a.version_id ?? 0))[0]
+    const needsRead = newest === undefined || pending.some((notification) => notification.method === 'DELETE')
+    if (needsRead) {
+      // A delete, or a delivery without a body: the current state in HAPI decides.
+      const current = await fhir.read<Resource & { resourceType: typeof resourceType }>(resourceType, resourceId)
+      outcome = current ? await this.#apply(current) : await merge.applyDeletion(resourceType, resourceId)
+    } else {
+      outcome = await this.#apply(newest.payload as Resource)
+    }
+
+    await notifications.markProcessed(db, pending.map((notification) => notification.id), outcome, clock.now())
+    logger.info('FHIR change merged', {
+      outcome,
+      notifications: pending.length,
+      durationMs: Math.round(performance.now() - started),
+    })
+  }
+
+  async #apply(resource: Resource): Promise<MergeOutcome> {
+    if (resource.resourceType === 'Patient') return this.#deps.merge.applyPatient(resource)
+    if (resource.resourceType === 'Condition') return this.#deps.merge.applyCondition(resource)
+    throw new Error(`Cannot merge a ${resource.resourceType}; only Patient and Condition are synced`)
+  }
+}

@@ -1,0 +1,60 @@
+import type { Condition as FhirCondition, Patient as FhirPatient, Resource } from '@medplum/fhirtypes'
+import { conditionFieldsOf, type ConditionRepository, type ConditionRow } from '../conditions/condition.repository.ts'
+import type { ConditionFields } from '../conditions/condition.schemas.ts'
+import { conditionFieldsFromResource } from '../fhir/condition-mapping.ts'
+import type { NeurologyValueSet } from '../fhir/neurology-value-set.ts'
+import { patientFieldsFromResource } from '../fhir/patient-mapping.ts'
+import { patientFieldsOf, type PatientRepository, type PatientRow } from '../patients/patient.repository.ts'
+import type { PatientFields } from '../patients/patient.schemas.ts'
+import type { Executor } from '../platform/db.ts'
+import type { EntityType } from '../platform/queue.ts'
+import type { SyncedTable } from '../platform/sync-columns.ts'
+
+/** What the merge needs to know about one synced entity type, so one merge serves both. */
+export interface SyncedEntity<Row extends SyncedRow, Fields extends Record<string, unknown>, R extends Resource> {
+  entityType: EntityType
+  resourceType: R['resourceType']
+  table: SyncedTable
+  findByFhirId(db: Executor, fhirId: string, options?: { forUpdate?: boolean }): Promise<Row | undefined>
+  fieldsOfRow(row: Row): Fields
+  fieldsOfResource(resource: R): Fields
+  updateFields(db: Executor, row: Row, fields: Fields, change: { updatedBy: string; updatedAt: Date }): Promise<Row>
+}
+
+export interface SyncedRow {
+  id: string
+  version: number
+  updated_at: Date
+  deleted_at: Date | null
+  fhir_id: string | null
+  fhir_version_id: number | null
+  sync_base: unknown
+}
+
+export type PatientEntity = SyncedEntity<PatientRow, PatientFields, FhirPatient>
+export type ConditionEntity = SyncedEntity<ConditionRow, ConditionFields, FhirCondition>
+
+export function patientEntity(patients: PatientRepository): PatientEntity {
+  return {
+    entityType: 'patient',
+    resourceType: 'Patient',
+    table: 'patients',
+    findByFhirId: (db, fhirId, options) => patients.findByFhirId(db, fhirId, options),
+    fieldsOfRow: patientFieldsOf,
+    fieldsOfResource: patientFieldsFromResource,
+    updateFields: (db, row, fields, change) => patients.updateFields(db, row.id, fields, change),
+  }
+}
+
+export function conditionEntity(conditions: ConditionRepository, valueSet: NeurologyValueSet): ConditionEntity {
+  return {
+    entityType: 'condition',
+    resourceType: 'Condition',
+    table: 'conditions',
+    findByFhirId: (db, fhirId, options) => conditions.findByFhirId(db, fhirId, options),
+    fieldsOfRow: conditionFieldsOf,
+    fieldsOfResource: conditionFieldsFromResource,
+    updateFields: (db, row, fields, change) =>
+      conditions.updateFields(db, row.id, fields, valueSet.containsAny(fields.code.coding), change),
+  }
+}
