@@ -17,6 +17,7 @@ export interface PatientFilter {
   identifierSystem?: string
   identifierValue?: string
   birthDatePrefix?: string
+  fhirId?: string
 }
 
 /** Lower-cased name parts, stored for prefix search by name. */
@@ -134,6 +135,7 @@ export class PatientRepository {
         : { value: filter.identifierValue }
       query = query.where('identifiers', '@>', toJson([wanted]))
     }
+    if (filter.fhirId) query = query.where('fhir_id', '=', filter.fhirId)
     if (filter.birthDatePrefix) query = query.where('birth_date', 'like', `${filter.birthDatePrefix}%`)
     if (after) {
       query = query.where((eb) =>

@@ -94,6 +94,11 @@ export const patientListQuerySchema = z.object({
     .min(1)
     .optional()
     .openapi({ description: '`system|value` or a bare value', example: 'urn:oid:2.16.840.1.113883.4.3.25|999-12-3456' }),
+  fhirId: z
+    .string()
+    .regex(/^[A-Za-z0-9\-.]{1,64}$/)
+    .optional()
+    .openapi({ description: 'Id of the FHIR Patient the registry patient is synced with' }),
   birthDate: z
     .string()
     .regex(/^\d{4}(-\d{2}(-\d{2})?)?$/)

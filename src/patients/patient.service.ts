@@ -90,7 +90,11 @@ export class PatientService {
   }
 
   async list(query: PatientListQuery): Promise<{ items: Patient[]; nextCursor: string | null }> {
-    const filter: PatientFilter = { name: query.name, birthDatePrefix: query.birthDatePrefix }
+    const filter: PatientFilter = {
+      name: query.name,
+      birthDatePrefix: query.birthDatePrefix,
+      fhirId: query.fhirId,
+    }
     if (query.identifier) {
       const bar = query.identifier.lastIndexOf('|')
       filter.identifierSystem = bar > 0 ? query.identifier.slice(0, bar) : undefined

@@ -1,0 +1,101 @@
+import type { Resource } from '@medplum/fhirtypes'
+import pg from 'pg'
+import { inject } from 'vitest'
+import { createRegistry, type Registry } from '../src/app.ts'
+import { FhirClient } from '../src/fhir/fhir-client.ts'
+import { deleteSubscriptions } from '../src/fhir/subscriptions.ts'
+import { loadConfig } from '../src/platform/config.ts'
+import { createLogger } from '../src/platform/logger.ts'
+
+export const TEST_DATABASE_URL =
+  process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/brain_registry_test'
+
+export interface TestRegistry {
+  registry: Registry
+  url: string
+  /** Client acting as an outside hospital: its writes do not carry the registry's meta.source. */
+  hospital: FhirClient
+  /** The registry identifier system of this file's registry. */
+  identifierSystem: string
+  api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Response>
+  stop(): Promise<void>
+}
+
+/**
+ * Starts a registry on its own Postgres schemas, its own Subscriptions and its own registry
+ * identifier system, so a test file sees only its own data.
+ */
+export async function startTestRegistry(name: string): Promise<TestRegistry> {
+  const suffix = `${name}_${Date.now().toString(36)}`.toLowerCase().replace(/[^a-z0-9_]/g, '_')
+  const fhirBaseUrl = inject('fhirBaseUrl')
+  const config = loadConfig(
+    {},
+    {
+      DATABASE_URL: TEST_DATABASE_URL,
+      DATABASE_SCHEMA: `registry_${suffix}`,
+      QUEUE_SCHEMA: `queue_${suffix}`,
+      FHIR_BASE_URL: fhirBaseUrl,
+      PORT: '0',
+      SUBSCRIPTION_ID_PREFIX: `test-${suffix.replaceAll('_', '-')}`.slice(0, 40),
+      REGISTRY_IDENTIFIER_SYSTEM: `https://brain-registry.example.org/test/${suffix}`,
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+    },
+  )
+  const registry = await createRegistry(config, { logger: createLogger(config.LOG_LEVEL, { test: name }) })
+  const { url } = await registry.start()
+  const hospital = new FhirClient({
+    baseUrl: fhirBaseUrl,
+    timeoutMs: 30_000,
+    sourceUri: 'https://hospital.example.org/ehr',
+  })
+
+  return {
+    registry,
+    url,
+    hospital,
+    identifierSystem: config.REGISTRY_IDENTIFIER_SYSTEM,
+    api: (method, path, body, headers = {}) =>
+      fetch(`${url}${path}`, {
+        method,
+        headers: { 'Content-Type': 'application/json', ...headers },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      }),
+    async stop() {
+      await deleteSubscriptions(registry.fhir, config.SUBSCRIPTION_ID_PREFIX)
+      await registry.stop()
+      const client = new pg.Client({ connectionString: TEST_DATABASE_URL })
+      await client.connect()
+      await client.query(`drop schema if exists ${config.DATABASE_SCHEMA} cascade`)
+      await client.query(`drop schema if exists ${config.QUEUE_SCHEMA} cascade`)
+      await client.end()
+    },
+  }
+}
+
+/** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
+export async function waitFor<T>(
+  description: string,
+  check: () => Promise<T | undefined>,
+  timeoutMs = 45_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let lastError: unknown
+  for (;;) {
+    try {
+      const value = await check()
+      if (value !== undefined) return value
+    } catch (error) {
+      lastError = error
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${description}`, { cause: lastError })
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250))
+  }
+}
+
+/** Strips server-assigned members so two resources can be compared by content. */
+export function contentOf(resource: Resource): Record<string, unknown> {
+  const { meta: _meta, text: _text, ...rest } = resource as Resource & { text?: unknown }
+  return rest
+}

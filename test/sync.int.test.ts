@@ -1,0 +1,225 @@
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Bundle, Patient as FhirPatient } from '@medplum/fhirtypes'
+import { sql } from 'kysely'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Patient } from '../src/patients/patient.schemas.ts'
+import { startTestRegistry, waitFor, type TestRegistry } from './harness.ts'
+
+const SYNTHEA_DIR = join(import.meta.dirname, '..', '..', 'shared', 'data', 'synthea')
+
+let t: TestRegistry
+
+beforeAll(async () => {
+  t = await startTestRegistry('sync')
+})
+
+afterAll(async () => {
+  await t.stop()
+})
+
+async function createPatient(body: Record<string, unknown>): Promise<Patient> {
+  const response = await t.api('POST', '/patients', body)
+  expect(response.status).toBe(201)
+  return (await response.json()) as Patient
+}
+
+async function getPatient(id: string): Promise<Patient> {
+  const response = await t.api('GET', `/patients/${id}`)
+  expect(response.status).toBe(200)
+  return (await response.json()) as Patient
+}
+
+/** Waits until the registry row records the given FHIR version or a later one. */
+async function waitForFhirVersion(id: string, atLeast: number): Promise<Patient> {
+  return waitFor(`patient ${id} at FHIR version ${atLeast}`, async () => {
+    const patient = await getPatient(id)
+    return (patient.sync.fhirVersionId ?? 0) >= atLeast && patient.sync.state === 'synced' ? patient : undefined
+  })
+}
+
+async function notificationOutcomes(fhirId: string): Promise<{ version_id: number | null; outcome: string | null }[]> {
+  const result = await sql<{ version_id: number | null; outcome: string | null }>`
+    select version_id, outcome from fhir_notifications where resource_id = ${fhirId} order by id`.execute(
+    t.registry.db,
+  )
+  return result.rows
+}
+
+describe('registry to FHIR', () => {
+  it('creates the patient in HAPI at version 1', async () => {
+    const created = await createPatient({
+      names: [{ use: 'official', family: 'Ordóñez', given: ['Bernardo', 'José'], prefix: ['Dr'] }],
+      birthDate: '1980-05',
+      gender: 'male',
+      telecom: [{ system: 'email', value: 'b.ordonez@example.org' }],
+    })
+
+    const synced = await waitForFhirVersion(created.id, 1)
+    const stored = await t.hospital.read<FhirPatient>('Patient', created.id)
+
+    expect(synced.sync.fhirVersionId).toBe(1)
+    expect(stored?.meta?.versionId).toBe('1')
+    expect(stored?.name).toEqual([{ use: 'official', family: 'Ordóñez', given: ['Bernardo', 'José'], prefix: ['Dr'] }])
+    expect(stored?.birthDate).toBe('1980-05')
+    expect(stored?.identifier).toContainEqual({ use: 'official', system: t.identifierSystem, value: created.id })
+  })
+
+  it('pushes an update as version 2', async () => {
+    const created = await createPatient({ names: [{ family: 'Kowalski', given: ['Anna'] }], birthDate: '1975' })
+    await waitForFhirVersion(created.id, 1)
+
+    const response = await t.api(
+      'PATCH',
+      `/patients/${created.id}`,
+      { birthDate: '1975-03-02', gender: 'female' },
+      { 'If-Match': '"1"' },
+    )
+    expect(response.status).toBe(200)
+    await waitForFhirVersion(created.id, 2)
+    const stored = await t.hospital.read<FhirPatient>('Patient', created.id)
+
+    expect(stored?.meta?.versionId).toBe('2')
+    expect(stored?.birthDate).toBe('1975-03-02')
+    expect(stored?.gender).toBe('female')
+  })
+
+  it('rejects a stale If-Match with 412', async () => {
+    const created = await createPatient({ names: [{ family: 'Stale' }] })
+    const first = await t.api('PATCH', `/patients/${created.id}`, { gender: 'other' }, { 'If-Match': '"1"' })
+    expect(first.status).toBe(200)
+
+    const stale = await t.api('PATCH', `/patients/${created.id}`, { gender: 'male' }, { 'If-Match': '"1"' })
+    const problem = (await stale.json()) as { code: string; currentVersion: number }
+
+    expect(stale.status).toBe(412)
+    expect(stale.headers.get('content-type')).toContain('application/problem+json')
+    expect(problem.code).toBe('VERSION_MISMATCH')
+    expect(problem.currentVersion).toBe(2)
+    expect((await getPatient(created.id)).gender).toBe('other')
+  })
+
+  it('requires If-Match on update', async () => {
+    const created = await createPatient({ names: [{ family: 'NoMatch' }] })
+    const response = await t.api('PATCH', `/patients/${created.id}`, { gender: 'male' })
+    expect(response.status).toBe(428)
+    expect(((await response.json()) as { code: string }).code).toBe('IF_MATCH_REQUIRED')
+  })
+
+  it('deletes the FHIR resource when the registry deletes the patient', async () => {
+    const created = await createPatient({ names: [{ family: 'Leaving' }] })
+    await waitForFhirVersion(created.id, 1)
+
+    const response = await t.api('DELETE', `/patients/${created.id}`, undefined, { 'If-Match': '"1"' })
+    expect(response.status).toBe(204)
+
+    const gone = await waitFor('HAPI delete', async () =>
+      (await t.hospital.read('Patient', created.id)) === null ? true : undefined,
+    )
+    expect(gone).toBe(true)
+    expect((await t.api('GET', `/patients/${created.id}`)).status).toBe(404)
+  })
+})
+
+describe('FHIR to registry', () => {
+  it('merges a HAPI-side edit through the Subscription', async () => {
+    const created = await createPatient({ names: [{ family: 'Nguyen', given: ['Thi'] }], gender: 'female' })
+    await waitForFhirVersion(created.id, 1)
+    const current = await t.hospital.read<FhirPatient>('Patient', created.id)
+    if (!current) throw new Error('patient missing in HAPI')
+
+    await t.hospital.update({ ...current, telecom: [{ system: 'phone', value: '+44 20 7946 0000', use: 'mobile' }] })
+
+    const merged = await waitFor('the HAPI edit in the registry', async () => {
+      const patient = await getPatient(created.id)
+      return patient.telecom.length > 0 ? patient : undefined
+    })
+    expect(merged.telecom).toEqual([{ system: 'phone', value: '+44 20 7946 0000', use: 'mobile' }])
+    expect(merged.updatedBy).toBe('fhir-merge')
+    expect(merged.sync.fhirVersionId).toBe(2)
+    expect(merged.names).toEqual([{ family: 'Nguyen', given: ['Thi'] }])
+  })
+
+  it('does not take its own write back as a change', async () => {
+    const created = await createPatient({ names: [{ family: 'Echo' }] })
+    await waitForFhirVersion(created.id, 1)
+    const patched = await t.api('PATCH', `/patients/${created.id}`, { gender: 'male' }, { 'If-Match': '"1"' })
+    expect(patched.status).toBe(200)
+    await waitForFhirVersion(created.id, 2)
+
+    const outcomes = await waitFor('both notifications processed', async () => {
+      const rows = await notificationOutcomes(created.id)
+      return rows.length >= 2 && rows.every((row) => row.outcome !== null) ? rows : undefined
+    })
+    const after = await getPatient(created.id)
+
+    expect(outcomes.map((row) => row.outcome)).not.toContain('merged')
+    expect(outcomes.every((row) => row.outcome === 'stale' || row.outcome === 'own-write')).toBe(true)
+    expect(after.version).toBe(2)
+    expect(after.updatedBy).toBe('anonymous')
+  })
+
+  it('records a conflict when both sides change one field', async () => {
+    const created = await createPatient({ names: [{ family: 'Clash' }], gender: 'female' })
+    await waitForFhirVersion(created.id, 1)
+    const current = await t.hospital.read<FhirPatient>('Patient', created.id)
+    if (!current) throw new Error('patient missing in HAPI')
+
+    await t.hospital.update({ ...current, gender: 'other' }, { ifMatchVersion: 1 })
+    const patched = await t.api('PATCH', `/patients/${created.id}`, { gender: 'male' }, { 'If-Match': '"1"' })
+    expect(patched.status).toBe(200)
+
+    const conflicts = await waitFor('a conflict row', async () => {
+      const rows = await t.registry.db
+        .selectFrom('conflicts')
+        .selectAll()
+        .where('entity_id', '=', created.id)
+        .execute()
+      return rows.length > 0 ? rows : undefined
+    })
+    expect(conflicts).toHaveLength(1)
+    expect(conflicts[0]?.field_path).toBe('gender')
+    expect(conflicts[0]?.registry_value).toBe('male')
+    expect(conflicts[0]?.fhir_value).toBe('other')
+    expect(conflicts[0]?.base_value).toBe('female')
+  })
+
+  it('enrols the neurology patients of a Synthea load with all their conditions', async () => {
+    const files = ['Alberto_Atencio_fc712d1f-5a2e-4407-9c55-a2a2bad623c2.json', 'Bernardo_Ordóñez_ee5ce8e4-160e-4265-88ea-a2ebf4e2dfa9.json']
+    const ids: string[] = []
+    for (const file of files) {
+      const bundle = JSON.parse(await readFile(join(SYNTHEA_DIR, file), 'utf8')) as Bundle
+      const response = await t.hospital.post<Bundle>('', bundle)
+      const patientEntry = response.entry?.find((entry) => entry.response?.location?.startsWith('Patient/'))
+      ids.push(patientEntry?.response?.location?.split('/')[1] ?? '')
+    }
+    const [alberto, bernardo] = ids
+
+    const enrolled = await waitFor('Alberto enrolled with his conditions', async () => {
+      const list = (await (await t.api('GET', `/patients?fhirId=${alberto ?? ''}`)).json()) as { items: Patient[] }
+      const patient = list.items[0]
+      if (!patient) return undefined
+      const conditions = (await (await t.api('GET', `/conditions?patientId=${patient.id}&limit=200`)).json()) as {
+        items: { isNeurological: boolean; code: { coding: { code: string }[] } }[]
+      }
+      return conditions.items.length >= 3 ? { patient, conditions: conditions.items } : undefined
+    })
+    const codes = enrolled.conditions.flatMap((condition) => condition.code.coding.map((coding) => coding.code))
+
+    expect(enrolled.patient.source).toBe('external')
+    expect(codes).toContain('84757009')
+    expect(enrolled.conditions.some((condition) => !condition.isNeurological)).toBe(true)
+    const withIdentifier = await waitFor('the registry identifier in HAPI', async () => {
+      const stored = await t.hospital.read<FhirPatient>('Patient', alberto ?? '')
+      return stored?.identifier?.some((identifier) => identifier.system === t.identifierSystem) ? stored : undefined
+    })
+    expect(withIdentifier.identifier?.some((identifier) => identifier.system === 'https://github.com/synthetichealth/synthea')).toBe(true)
+    const bernardoOutcomes = await waitFor('the notification of Bernardo processed', async () => {
+      const rows = await notificationOutcomes(bernardo ?? '')
+      return rows.length > 0 && rows.every((row) => row.outcome !== null) ? rows : undefined
+    })
+    expect(bernardoOutcomes.map((row) => row.outcome)).toContain('not-enrolled')
+    const others = (await (await t.api('GET', `/patients?fhirId=${bernardo ?? ''}`)).json()) as { items: Patient[] }
+    expect(others.items).toHaveLength(0)
+  })
+})
