@@ -84,7 +84,8 @@ export function conditionResourceFromFields(
   const code: CodeableConcept = {}
   if (fields.code.coding.length > 0) code.coding = fields.code.coding
   if (fields.code.text !== undefined) code.text = fields.code.text
-  resource.code = code
+  // FHIR forbids an element with neither a value nor children, so an empty code is left out.
+  setValue(resource, 'code', Object.keys(code).length > 0 ? code : null)
   setValue(resource, 'clinicalStatus', statusConcept(current?.clinicalStatus, CONDITION_CLINICAL_STATUS, fields.clinicalStatus))
   setValue(
     resource,
