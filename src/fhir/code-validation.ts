@@ -37,9 +37,12 @@ export function isValidSnomedId(code: string): boolean {
   return check === 0
 }
 
-/** True for an ICD-10-CM code written with its dot, such as `G40.909` or `G35`. */
+/**
+ * True for an ICD-10-CM code written with its dot, such as `G40.909` or `G35`. Chapter U is in
+ * ICD-10-CM since April 2020 (U07.1 COVID-19, U09.9 post COVID-19 condition).
+ */
 export function isValidIcd10CmCode(code: string): boolean {
-  return /^[A-TV-Z]\d[0-9AB](\.[0-9A-TV-Z]{1,4})?$/.test(code)
+  return /^[A-Z]\d[0-9AB](\.[0-9A-TV-Z]{1,4})?$/.test(code)
 }
 
 /**
