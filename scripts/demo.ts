@@ -17,19 +17,31 @@ import { HOSPITAL_SOURCE_URI, loadFhirData } from './load-fhir.ts'
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
-    'registry-url': { type: 'string', default: process.env.REGISTRY_URL ?? 'http://127.0.0.1:3000' },
-    'fhir-base-url': { type: 'string', default: process.env.FHIR_BASE_URL ?? 'http://127.0.0.1:8080/fhir' },
+    'registry-url': {
+      type: 'string',
+      default: process.env.REGISTRY_URL ?? 'http://127.0.0.1:3000',
+    },
+    'fhir-base-url': {
+      type: 'string',
+      default: process.env.FHIR_BASE_URL ?? 'http://127.0.0.1:8080/fhir',
+    },
     edits: { type: 'string', default: '3' },
     'timeout-seconds': { type: 'string', default: '180' },
   },
 })
 if (positionals.length === 0) {
-  process.stderr.write('Usage: npm run demo -- [--registry-url URL] [--fhir-base-url URL] [--edits N] PATH...\n')
+  process.stderr.write(
+    'Usage: npm run demo -- [--registry-url URL] [--fhir-base-url URL] [--edits N] PATH...\n',
+  )
   process.exit(2)
 }
 const registryUrl = values['registry-url']
 const timeoutMs = Number(values['timeout-seconds']) * 1000
-const fhir = new FhirClient({ baseUrl: values['fhir-base-url'], timeoutMs: 30_000, sourceUri: HOSPITAL_SOURCE_URI })
+const fhir = new FhirClient({
+  baseUrl: values['fhir-base-url'],
+  timeoutMs: 30_000,
+  sourceUri: HOSPITAL_SOURCE_URI,
+})
 const valueSet = NeurologyValueSet.fromFile()
 
 function say(line: string): void {
@@ -38,7 +50,10 @@ function say(line: string): void {
 
 async function registryPatientOf(fhirId: string): Promise<Patient | undefined> {
   const response = await fetch(`${registryUrl}/patients?fhirId=${encodeURIComponent(fhirId)}`)
-  if (!response.ok) throw new Error(`GET /patients answered ${response.status}; is the registry running at ${registryUrl}?`)
+  if (!response.ok)
+    throw new Error(
+      `GET /patients answered ${response.status}; is the registry running at ${registryUrl}?`,
+    )
   return ((await response.json()) as { items: Patient[] }).items[0]
 }
 
@@ -47,7 +62,8 @@ async function until<T>(what: string, check: () => Promise<T | undefined>): Prom
   for (;;) {
     const value = await check()
     if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`Gave up after ${timeoutMs / 1000} s waiting for ${what}`)
+    if (Date.now() > deadline)
+      throw new Error(`Gave up after ${timeoutMs / 1000} s waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 250))
   }
 }
@@ -55,15 +71,21 @@ async function until<T>(what: string, check: () => Promise<T | undefined>): Prom
 // 1. Load, as a hospital would.
 const load = await loadFhirData(values['fhir-base-url'], positionals, ['Patient', 'Condition'])
 const loadedAt = performance.now()
-say(`Loaded ${load.written.Patient ?? 0} patients and ${load.written.Condition ?? 0} conditions into HAPI in ${(load.durationMs / 1000).toFixed(1)} s`)
+say(
+  `Loaded ${load.written.Patient ?? 0} patients and ${load.written.Condition ?? 0} conditions into HAPI in ${(load.durationMs / 1000).toFixed(1)} s`,
+)
 
 // 2. Which of them the registry must enrol: those with a neurological condition.
 const expected: string[] = []
 const others: string[] = []
 for (const reference of load.patientIds) {
   const id = reference.replace('Patient/', '')
-  const conditions = await fhir.searchAll<FhirCondition>('Condition', { subject: `Patient/${id}`, _count: '200' })
-  if (conditions.some((condition) => valueSet.containsAny(condition.code?.coding))) expected.push(id)
+  const conditions = await fhir.searchAll<FhirCondition>('Condition', {
+    subject: `Patient/${id}`,
+    _count: '200',
+  })
+  if (conditions.some((condition) => valueSet.containsAny(condition.code?.coding)))
+    expected.push(id)
   else others.push(id)
 }
 say(`${expected.length} of them have a neurological condition and should be enrolled`)
@@ -75,7 +97,9 @@ for (const id of expected) {
 }
 const inboundMs = performance.now() - loadedAt
 const strays = (await Promise.all(others.map(registryPatientOf))).filter(Boolean).length
-say(`FHIR -> registry: ${enrolled.length} patients enrolled ${(inboundMs / 1000).toFixed(1)} s after the load; ${strays} of the ${others.length} others enrolled`)
+say(
+  `FHIR -> registry: ${enrolled.length} patients enrolled ${(inboundMs / 1000).toFixed(1)} s after the load; ${strays} of the ${others.length} others enrolled`,
+)
 
 // 4. Registry to FHIR: edit some of them through the API and wait for HAPI to show it.
 const edits = enrolled.slice(0, Number(values.edits))
@@ -87,7 +111,9 @@ for (const [index, patient] of edits.entries()) {
     const response = await fetch(`${registryUrl}/patients/${current.id}`, {
       method: 'PATCH',
       headers: { 'Content-Type': 'application/json', 'If-Match': `"${current.version}"` },
-      body: JSON.stringify({ telecom: [...current.telecom, { system: 'email', value: email, use: 'home' }] }),
+      body: JSON.stringify({
+        telecom: [...current.telecom, { system: 'email', value: email, use: 'home' }],
+      }),
     })
     if (response.ok) break
     // The registry identifier push may bump the version between the read and the edit.
@@ -100,4 +126,6 @@ for (const [index, patient] of edits.entries()) {
   })
 }
 const outboundMs = performance.now() - editStarted
-say(`Registry -> FHIR: ${edits.length} edits visible in HAPI after ${(outboundMs / 1000).toFixed(1)} s in all (${edits.length > 0 ? (outboundMs / edits.length / 1000).toFixed(2) : '0'} s each)`)
+say(
+  `Registry -> FHIR: ${edits.length} edits visible in HAPI after ${(outboundMs / 1000).toFixed(1)} s in all (${edits.length > 0 ? (outboundMs / edits.length / 1000).toFixed(2) : '0'} s each)`,
+)

@@ -35,7 +35,9 @@ interface LoadBatch {
 async function filesOf(path: string): Promise<string[]> {
   const info = await stat(path)
   if (info.isFile()) return [path]
-  const names = (await readdir(path)).filter((name) => ['.json', '.ndjson'].includes(extname(name))).sort()
+  const names = (await readdir(path))
+    .filter((name) => ['.json', '.ndjson'].includes(extname(name)))
+    .sort()
   return names.map((name) => join(path, name))
 }
 
@@ -66,7 +68,9 @@ function transactionsOf(resources: Resource[]): LoadBatch[] {
   ]
   const batches: LoadBatch[] = []
   for (let start = 0; start < ordered.length; start += RESOURCES_PER_TRANSACTION) {
-    const entry = ordered.slice(start, start + RESOURCES_PER_TRANSACTION).map((resource) => putEntry(withoutEncounter(resource)))
+    const entry = ordered
+      .slice(start, start + RESOURCES_PER_TRANSACTION)
+      .map((resource) => putEntry(withoutEncounter(resource)))
     batches.push({ bundle: { resourceType: 'Bundle', type: 'transaction', entry } })
   }
   return batches
@@ -77,7 +81,10 @@ function transactionsOf(resources: Resource[]): LoadBatch[] {
  * search Bundle, single resource files and NDJSON lines become PUT transactions of the types
  * in `types` (resources need an id then).
  */
-export async function readLoad(paths: readonly string[], types: ReadonlySet<string>): Promise<LoadBatch[]> {
+export async function readLoad(
+  paths: readonly string[],
+  types: ReadonlySet<string>,
+): Promise<LoadBatch[]> {
   const batches: LoadBatch[] = []
   const loose: Resource[] = []
   for (const path of paths) {
@@ -92,7 +99,10 @@ export async function readLoad(paths: readonly string[], types: ReadonlySet<stri
         continue
       }
       const resource = JSON.parse(text) as Resource
-      if (resource.resourceType === 'Bundle' && (resource.type === 'transaction' || resource.type === 'batch')) {
+      if (
+        resource.resourceType === 'Bundle' &&
+        (resource.type === 'transaction' || resource.type === 'batch')
+      ) {
         batches.push({ bundle: resource })
       } else if (resource.resourceType === 'Bundle') {
         for (const entry of resource.entry ?? []) {
@@ -104,7 +114,10 @@ export async function readLoad(paths: readonly string[], types: ReadonlySet<stri
     }
   }
   const missingId = loose.find((resource) => !resource.id)
-  if (missingId) throw new Error(`A ${missingId.resourceType} outside a transaction Bundle has no id to PUT it under`)
+  if (missingId)
+    throw new Error(
+      `A ${missingId.resourceType} outside a transaction Bundle has no id to PUT it under`,
+    )
   return [...batches, ...transactionsOf(loose)]
 }
 
@@ -115,7 +128,13 @@ export async function loadBatches(
   onProgress: (progress: LoadProgress) => void = () => undefined,
 ): Promise<LoadResult> {
   const started = performance.now()
-  const result: LoadResult = { transactions: 0, written: {}, patientIds: [], conditions: [], durationMs: 0 }
+  const result: LoadResult = {
+    transactions: 0,
+    written: {},
+    patientIds: [],
+    conditions: [],
+    durationMs: 0,
+  }
   const total = batches.reduce((sum, batch) => sum + (batch.bundle.entry?.length ?? 0), 0)
   let done = 0
 
@@ -126,7 +145,10 @@ export async function loadBatches(
       const type = entry.resource?.resourceType ?? 'unknown'
       result.written[type] = (result.written[type] ?? 0) + 1
       const location = response.entry?.[index]?.response?.location ?? ''
-      if (type === 'Patient') result.patientIds.push(location.split('/_history')[0]?.replace(/^.*?(Patient\/)/, '$1') ?? '')
+      if (type === 'Patient')
+        result.patientIds.push(
+          location.split('/_history')[0]?.replace(/^.*?(Patient\/)/, '$1') ?? '',
+        )
       if (type === 'Condition' && entry.resource) result.conditions.push(entry.resource)
     }
     done += batch.bundle.entry?.length ?? 0

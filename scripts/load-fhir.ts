@@ -18,13 +18,24 @@ import { loadBatches, readLoad, type LoadResult } from './fhir-loader.ts'
 export const HOSPITAL_SOURCE_URI = 'https://hospital.example.org/ehr'
 
 /** Loads `paths` into HAPI with a progress bar on a terminal; returns what was written. */
-export async function loadFhirData(fhirBaseUrl: string, paths: string[], types: string[]): Promise<LoadResult> {
-  const fhir = new FhirClient({ baseUrl: fhirBaseUrl, timeoutMs: 120_000, sourceUri: HOSPITAL_SOURCE_URI })
+export async function loadFhirData(
+  fhirBaseUrl: string,
+  paths: string[],
+  types: string[],
+): Promise<LoadResult> {
+  const fhir = new FhirClient({
+    baseUrl: fhirBaseUrl,
+    timeoutMs: 120_000,
+    sourceUri: HOSPITAL_SOURCE_URI,
+  })
   const batches = await readLoad(paths, new Set(types))
   const bar = process.stdout.isTTY
     ? new cliProgress.SingleBar({ format: 'Loading into HAPI [{bar}] {value}/{total} resources' })
     : undefined
-  bar?.start(batches.reduce((sum, batch) => sum + (batch.bundle.entry?.length ?? 0), 0), 0)
+  bar?.start(
+    batches.reduce((sum, batch) => sum + (batch.bundle.entry?.length ?? 0), 0),
+    0,
+  )
   try {
     return await loadBatches(fhir, batches, (progress) => bar?.update(progress.done))
   } finally {
@@ -36,7 +47,10 @@ if (import.meta.main) {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {
-      'fhir-base-url': { type: 'string', default: process.env.FHIR_BASE_URL ?? 'http://127.0.0.1:8080/fhir' },
+      'fhir-base-url': {
+        type: 'string',
+        default: process.env.FHIR_BASE_URL ?? 'http://127.0.0.1:8080/fhir',
+      },
       types: { type: 'string', default: 'Patient,Condition' },
       help: { type: 'boolean', default: false },
     },

@@ -17,13 +17,23 @@ import { PatientService } from './patients/patient.service.ts'
 import { systemClock, type Clock } from './platform/clock.ts'
 import type { Config } from './platform/config.ts'
 import { createDb, createPool, ensureDatabaseExists, type Database } from './platform/db.ts'
-import { createRouter, handleError, handleNotFound, requestContext, type AppEnv } from './platform/http.ts'
+import {
+  createRouter,
+  handleError,
+  handleNotFound,
+  requestContext,
+  type AppEnv,
+} from './platform/http.ts'
 import { createLogger, type Logger } from './platform/logger.ts'
 import { migrate } from './platform/migrate.ts'
 import { PgBossQueue } from './platform/queue.ts'
 import { InboundMerge } from './sync/inbound-merge.ts'
 import { NotificationRepository } from './sync/notification.repository.ts'
-import { NotificationReceiver, RECEIVER_PATH, registerReceiverRoutes } from './sync/notification-receiver.ts'
+import {
+  NotificationReceiver,
+  RECEIVER_PATH,
+  registerReceiverRoutes,
+} from './sync/notification-receiver.ts'
 import { OutboundPush } from './sync/outbound-push.ts'
 import { SyncWorkers } from './sync/sync-workers.ts'
 
@@ -52,7 +62,10 @@ export interface Registry {
  * Builds every part once: database, migrations, pg-boss, repositories, services, sync wing and
  * routes. Only the logger and the request id vary per request.
  */
-export async function createRegistry(config: Config, overrides: RegistryOverrides = {}): Promise<Registry> {
+export async function createRegistry(
+  config: Config,
+  overrides: RegistryOverrides = {},
+): Promise<Registry> {
   const logger = overrides.logger ?? createLogger(config.LOG_LEVEL, { service: 'brain-registry' })
   const clock = overrides.clock ?? systemClock
 
@@ -86,7 +99,14 @@ export async function createRegistry(config: Config, overrides: RegistryOverride
     clock,
     registryIdentifierSystem: config.REGISTRY_IDENTIFIER_SYSTEM,
   })
-  const conditionService = new ConditionService({ db, conditions, patients, queue, clock, valueSet })
+  const conditionService = new ConditionService({
+    db,
+    conditions,
+    patients,
+    queue,
+    clock,
+    valueSet,
+  })
   const merge = new InboundMerge({
     db,
     patients,
@@ -102,8 +122,23 @@ export async function createRegistry(config: Config, overrides: RegistryOverride
     clockSkewMs: config.CLOCK_SKEW_MS,
   })
   const push = new OutboundPush({ db, patients, conditions, fhir, merge, logger })
-  const workers = new SyncWorkers({ db, queue, notifications, merge, push, fhir, clock, logger, concurrency: 4 })
-  const receiver = new NotificationReceiver({ db, notifications, queue, secret: config.SUBSCRIPTION_SECRET })
+  const workers = new SyncWorkers({
+    db,
+    queue,
+    notifications,
+    merge,
+    push,
+    fhir,
+    clock,
+    logger,
+    concurrency: 4,
+  })
+  const receiver = new NotificationReceiver({
+    db,
+    notifications,
+    queue,
+    secret: config.SUBSCRIPTION_SECRET,
+  })
 
   const app = createRouter()
   app.use(requestContext(logger))
@@ -146,7 +181,9 @@ export async function createRegistry(config: Config, overrides: RegistryOverride
       const url = `http://${config.HOST}:${port}`
       logger.info('API listening', { url, docs: `${url}/docs`, role: config.PROCESS_ROLE })
       if (config.subscriptionSecretGenerated) {
-        logger.warn('SUBSCRIPTION_SECRET is not set; using a random one that only this process knows')
+        logger.warn(
+          'SUBSCRIPTION_SECRET is not set; using a random one that only this process knows',
+        )
       }
 
       if (config.REGISTER_SUBSCRIPTIONS) {
@@ -175,4 +212,3 @@ export async function createRegistry(config: Config, overrides: RegistryOverride
     },
   }
 }
-

@@ -1,4 +1,3 @@
-import type { Resource } from '@medplum/fhirtypes'
 import pg from 'pg'
 import { inject } from 'vitest'
 import { createRegistry, type Registry } from '../src/app.ts'
@@ -17,7 +16,12 @@ export interface TestRegistry {
   hospital: FhirClient
   /** The registry identifier system of this file's registry. */
   identifierSystem: string
-  api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Response>
+  api(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<Response>
   stop(): Promise<void>
 }
 
@@ -41,7 +45,9 @@ export async function startTestRegistry(name: string): Promise<TestRegistry> {
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
     },
   )
-  const registry = await createRegistry(config, { logger: createLogger(config.LOG_LEVEL, { test: name }) })
+  const registry = await createRegistry(config, {
+    logger: createLogger(config.LOG_LEVEL, { test: name }),
+  })
   const { url } = await registry.start()
   const hospital = new FhirClient({
     baseUrl: fhirBaseUrl,
@@ -88,14 +94,10 @@ export async function waitFor<T>(
       lastError = error
     }
     if (Date.now() > deadline) {
-      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${description}`, { cause: lastError })
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${description}`, {
+        cause: lastError,
+      })
     }
     await new Promise((resolve) => setTimeout(resolve, 250))
   }
-}
-
-/** Strips server-assigned members so two resources can be compared by content. */
-export function contentOf(resource: Resource): Record<string, unknown> {
-  const { meta: _meta, text: _text, ...rest } = resource as Resource & { text?: unknown }
-  return rest
 }

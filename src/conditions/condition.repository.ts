@@ -122,14 +122,22 @@ export class ConditionRepository {
       .execute()
   }
 
-  async list(db: Executor, filter: ConditionFilter, limit: number, after?: PageCursor): Promise<ConditionRow[]> {
+  async list(
+    db: Executor,
+    filter: ConditionFilter,
+    limit: number,
+    after?: PageCursor,
+  ): Promise<ConditionRow[]> {
     let query = db.selectFrom('conditions').selectAll().where('deleted_at', 'is', null)
     if (filter.patientId) query = query.where('patient_id', '=', filter.patientId)
     if (filter.code) {
-      const wanted = filter.codeSystem ? { system: filter.codeSystem, code: filter.code } : { code: filter.code }
+      const wanted = filter.codeSystem
+        ? { system: filter.codeSystem, code: filter.code }
+        : { code: filter.code }
       query = query.where('code', '@>', toJson({ coding: [wanted] }))
     }
-    if (filter.isNeurological !== undefined) query = query.where('is_neurological', '=', filter.isNeurological)
+    if (filter.isNeurological !== undefined)
+      query = query.where('is_neurological', '=', filter.isNeurological)
     if (after) {
       query = query.where((eb) =>
         eb.or([

@@ -55,7 +55,9 @@ const listConditionsRoute = createRoute({
   responses: {
     200: {
       description: 'One page of conditions',
-      content: jsonContent(z.object({ items: z.array(conditionSchema), nextCursor: z.string().nullable() })),
+      content: jsonContent(
+        z.object({ items: z.array(conditionSchema), nextCursor: z.string().nullable() }),
+      ),
     },
     400: ERROR_RESPONSES[400],
   },
@@ -128,14 +130,24 @@ export function registerConditionRoutes(app: OpenAPIHono<AppEnv>, service: Condi
 
   app.openapi(replaceConditionRoute, async (c) => {
     const expected = expectedVersionOf(c.req.valid('header')['if-match'])
-    const condition = await service.update(c.req.valid('param').id, c.req.valid('json'), expected, c.get('principal').id)
+    const condition = await service.update(
+      c.req.valid('param').id,
+      c.req.valid('json'),
+      expected,
+      c.get('principal').id,
+    )
     c.header('ETag', `"${condition.version}"`)
     return c.json(condition, 200)
   })
 
   app.openapi(patchConditionRoute, async (c) => {
     const expected = expectedVersionOf(c.req.valid('header')['if-match'])
-    const condition = await service.update(c.req.valid('param').id, c.req.valid('json'), expected, c.get('principal').id)
+    const condition = await service.update(
+      c.req.valid('param').id,
+      c.req.valid('json'),
+      expected,
+      c.get('principal').id,
+    )
     c.header('ETag', `"${condition.version}"`)
     return c.json(condition, 200)
   })

@@ -8,7 +8,9 @@ export const codingSchema = z
     display: z.string().min(1).optional(),
     version: z.string().min(1).optional(),
   })
-  .openapi('Coding', { example: { system: 'http://snomed.info/sct', code: '84757009', display: 'Epilepsy' } })
+  .openapi('Coding', {
+    example: { system: 'http://snomed.info/sct', code: '84757009', display: 'Epilepsy' },
+  })
 
 export const codeableConceptSchema = z
   .object({
@@ -33,9 +35,18 @@ export const conditionTimingSchema = z
     z.object({ dateTime: fhirDateTimeSchema }).strict(),
     z.object({ age: quantitySchema }).strict(),
     z
-      .object({ period: z.object({ start: fhirDateTimeSchema.optional(), end: fhirDateTimeSchema.optional() }) })
+      .object({
+        period: z.object({
+          start: fhirDateTimeSchema.optional(),
+          end: fhirDateTimeSchema.optional(),
+        }),
+      })
       .strict(),
-    z.object({ range: z.object({ low: quantitySchema.optional(), high: quantitySchema.optional() }) }).strict(),
+    z
+      .object({
+        range: z.object({ low: quantitySchema.optional(), high: quantitySchema.optional() }),
+      })
+      .strict(),
     z.object({ string: z.string().min(1) }).strict(),
   ])
   .nullable()
@@ -95,11 +106,10 @@ export type Condition = z.infer<typeof conditionSchema>
 
 export const conditionListQuerySchema = z.object({
   patientId: z.uuid().optional(),
-  code: z
-    .string()
-    .min(1)
-    .optional()
-    .openapi({ description: '`system|code` or a bare code', example: 'http://snomed.info/sct|84757009' }),
+  code: z.string().min(1).optional().openapi({
+    description: '`system|code` or a bare code',
+    example: 'http://snomed.info/sct|84757009',
+  }),
   neurological: z
     .enum(['true', 'false'])
     .optional()

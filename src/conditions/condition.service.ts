@@ -56,7 +56,11 @@ export function toCondition(row: ConditionRow): Condition {
 }
 
 /** Sends the push job for a condition inside the caller's transaction. */
-export async function enqueueConditionPush(queue: JobQueue, db: Executor, conditionId: string): Promise<void> {
+export async function enqueueConditionPush(
+  queue: JobQueue,
+  db: Executor,
+  conditionId: string,
+): Promise<void> {
   await queue.send(
     QUEUES.fhirPush,
     { entityType: 'condition', entityId: conditionId },
@@ -109,7 +113,9 @@ export class ConditionService {
     return toCondition(row)
   }
 
-  async list(query: ConditionListQuery): Promise<{ items: Condition[]; nextCursor: string | null }> {
+  async list(
+    query: ConditionListQuery,
+  ): Promise<{ items: Condition[]; nextCursor: string | null }> {
     const filter: ConditionFilter = { patientId: query.patientId }
     if (query.code) {
       const bar = query.code.lastIndexOf('|')
@@ -117,12 +123,20 @@ export class ConditionService {
       filter.code = bar >= 0 ? query.code.slice(bar + 1) : query.code
     }
     if (query.neurological) filter.isNeurological = query.neurological === 'true'
-    const rows = await this.#deps.conditions.list(this.#deps.db, filter, query.limit + 1, decodeCursor(query.cursor))
+    const rows = await this.#deps.conditions.list(
+      this.#deps.db,
+      filter,
+      query.limit + 1,
+      decodeCursor(query.cursor),
+    )
     const page = rows.slice(0, query.limit)
     const last = page.at(-1)
     return {
       items: page.map(toCondition),
-      nextCursor: rows.length > query.limit && last ? encodeCursor({ createdAt: last.created_at, id: last.id }) : null,
+      nextCursor:
+        rows.length > query.limit && last
+          ? encodeCursor({ createdAt: last.created_at, id: last.id })
+          : null,
     }
   }
 
@@ -144,10 +158,16 @@ export class ConditionService {
         throw new VersionMismatchError('Condition', id, expectedVersion, current.version)
       }
       const after: ConditionFields = { ...conditionFieldsOf(current), ...changes }
-      const updated = await conditions.updateFields(trx, id, after, valueSet.containsAny(after.code.coding), {
-        updatedBy: actor,
-        updatedAt: clock.now(),
-      })
+      const updated = await conditions.updateFields(
+        trx,
+        id,
+        after,
+        valueSet.containsAny(after.code.coding),
+        {
+          updatedBy: actor,
+          updatedAt: clock.now(),
+        },
+      )
       await enqueueConditionPush(queue, trx, id)
       return updated
     })

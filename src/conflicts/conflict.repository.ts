@@ -42,7 +42,11 @@ export class ConflictRepository {
       .executeTakeFirstOrThrow()
   }
 
-  async listByEntity(db: Executor, entityType: 'patient' | 'condition', entityId: string): Promise<ConflictRow[]> {
+  async listByEntity(
+    db: Executor,
+    entityType: 'patient' | 'condition',
+    entityId: string,
+  ): Promise<ConflictRow[]> {
     return db
       .selectFrom('conflicts')
       .selectAll()

@@ -29,8 +29,8 @@ const VERHOEFF_PERMUTE = [
 export function isValidSnomedId(code: string): boolean {
   if (!/^[1-9]\d{5,17}$/.test(code)) return false
   let check = 0
-  const digits = [...code].reverse().map(Number)
-  for (const [position, digit] of digits.entries()) {
+  for (let position = 0; position < code.length; position++) {
+    const digit = Number(code.charAt(code.length - 1 - position))
     const permuted = VERHOEFF_PERMUTE[position % 8]?.[digit] ?? 0
     check = VERHOEFF_MULTIPLY[check]?.[permuted] ?? 0
   }
@@ -56,10 +56,16 @@ export function validateConditionCodings(
   const errors: FieldError[] = []
   for (const [index, coding] of codings.entries()) {
     if (coding.system === SNOMED_CT && !isValidSnomedId(coding.code)) {
-      errors.push({ path: `${path}.${index}.code`, message: `${coding.code} is not a valid SNOMED CT concept id` })
+      errors.push({
+        path: `${path}.${index}.code`,
+        message: `${coding.code} is not a valid SNOMED CT concept id`,
+      })
     }
     if (coding.system === ICD_10_CM && !isValidIcd10CmCode(coding.code)) {
-      errors.push({ path: `${path}.${index}.code`, message: `${coding.code} is not a valid ICD-10-CM code` })
+      errors.push({
+        path: `${path}.${index}.code`,
+        message: `${coding.code} is not a valid ICD-10-CM code`,
+      })
     }
   }
   if (!codings.some((coding) => coding.system === SNOMED_CT || coding.system === ICD_10_CM)) {

@@ -11,12 +11,12 @@ export function patientFieldsFromResource(resource: FhirPatient): PatientFields 
   else if (resource.deceasedBoolean !== undefined) deceased = { boolean: resource.deceasedBoolean }
 
   return {
-    names: (resource.name ?? []) as PatientFields['names'],
+    names: resource.name ?? [],
     birthDate: resource.birthDate ?? null,
     gender: resource.gender ?? null,
     identifiers: (resource.identifier ?? []) as PatientFields['identifiers'],
     telecom: (resource.telecom ?? []) as PatientFields['telecom'],
-    addresses: (resource.address ?? []) as PatientFields['addresses'],
+    addresses: resource.address ?? [],
     deceased,
   }
 }
@@ -48,13 +48,17 @@ export function patientResourceFromFields(
 }
 
 /** Sets an array element, leaving it out when empty, because FHIR forbids empty arrays. */
-export function setList<T extends object, K extends keyof T>(target: T, key: K, value: readonly unknown[]): void {
-  if (value.length === 0) delete target[key]
-  else target[key] = value as T[K]
+export function setList<T extends object>(
+  target: T,
+  key: keyof T,
+  value: readonly unknown[],
+): void {
+  if (value.length === 0) Reflect.deleteProperty(target, key)
+  else Reflect.set(target, key, value)
 }
 
-/** Sets a primitive element, leaving it out when null. */
-export function setValue<T extends object, K extends keyof T>(target: T, key: K, value: unknown): void {
-  if (value === null || value === undefined) delete target[key]
-  else target[key] = value as T[K]
+/** Sets a primitive or complex element, leaving it out when null. */
+export function setValue<T extends object>(target: T, key: keyof T, value: unknown): void {
+  if (value === null || value === undefined) Reflect.deleteProperty(target, key)
+  else Reflect.set(target, key, value)
 }

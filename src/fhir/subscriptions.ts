@@ -15,7 +15,10 @@ export interface SubscriptionSettings {
 
 const SYNCED_TYPES = ['Patient', 'Condition'] as const
 
-function subscriptionFor(type: (typeof SYNCED_TYPES)[number], settings: SubscriptionSettings): Subscription {
+function subscriptionFor(
+  type: (typeof SYNCED_TYPES)[number],
+  settings: SubscriptionSettings,
+): Subscription {
   return {
     resourceType: 'Subscription',
     id: `${settings.idPrefix}-${type.toLowerCase()}`,
@@ -64,7 +67,10 @@ export async function ensureSubscriptions(
     } else {
       await fhir.update(wanted)
       await waitUntilActive(fhir, id, settings.activationTimeoutMs ?? 60_000)
-      logger.info('Subscription active', { subscription: `Subscription/${id}`, endpoint: settings.endpoint })
+      logger.info('Subscription active', {
+        subscription: `Subscription/${id}`,
+        endpoint: settings.endpoint,
+      })
     }
     ids.push(id)
   }
@@ -90,5 +96,6 @@ async function waitUntilActive(fhir: FhirClient, id: string, timeoutMs: number):
 
 /** Deletes the registry's Subscriptions; tests call it so HAPI stops calling a closed port. */
 export async function deleteSubscriptions(fhir: FhirClient, idPrefix: string): Promise<void> {
-  for (const type of SYNCED_TYPES) await fhir.delete('Subscription', `${idPrefix}-${type.toLowerCase()}`)
+  for (const type of SYNCED_TYPES)
+    await fhir.delete('Subscription', `${idPrefix}-${type.toLowerCase()}`)
 }

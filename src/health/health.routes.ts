@@ -6,9 +6,16 @@ import type { AppEnv } from '../platform/http.ts'
 import { errorFields } from '../platform/logger.ts'
 import { jsonContent } from '../platform/schemas.ts'
 
-const checkSchema = z.object({ status: z.enum(['up', 'down']), durationMs: z.number(), error: z.string().optional() })
+const checkSchema = z.object({
+  status: z.enum(['up', 'down']),
+  durationMs: z.number(),
+  error: z.string().optional(),
+})
 const readinessSchema = z
-  .object({ status: z.enum(['ready', 'not-ready']), checks: z.object({ database: checkSchema, fhir: checkSchema }) })
+  .object({
+    status: z.enum(['ready', 'not-ready']),
+    checks: z.object({ database: checkSchema, fhir: checkSchema }),
+  })
   .openapi('Readiness')
 
 const liveRoute = createRoute({
@@ -17,7 +24,9 @@ const liveRoute = createRoute({
   operationId: 'getLiveness',
   tags: ['Health'],
   summary: 'Liveness: the process answers',
-  responses: { 200: { description: 'Alive', content: jsonContent(z.object({ status: z.literal('ok') })) } },
+  responses: {
+    200: { description: 'Alive', content: jsonContent(z.object({ status: z.literal('ok') })) },
+  },
 })
 
 const readyRoute = createRoute({
@@ -38,11 +47,18 @@ async function timed(check: () => Promise<unknown>): Promise<z.infer<typeof chec
     await check()
     return { status: 'up', durationMs: Math.round(performance.now() - started) }
   } catch (error) {
-    return { status: 'down', durationMs: Math.round(performance.now() - started), error: String(errorFields(error).error) }
+    return {
+      status: 'down',
+      durationMs: Math.round(performance.now() - started),
+      error: String(errorFields(error).error),
+    }
   }
 }
 
-export function registerHealthRoutes(app: OpenAPIHono<AppEnv>, deps: { db: Kysely<Database>; fhir: FhirClient }): void {
+export function registerHealthRoutes(
+  app: OpenAPIHono<AppEnv>,
+  deps: { db: Kysely<Database>; fhir: FhirClient },
+): void {
   app.openapi(liveRoute, (c) => c.json({ status: 'ok' as const }, 200))
 
   app.openapi(readyRoute, async (c) => {
@@ -51,7 +67,10 @@ export function registerHealthRoutes(app: OpenAPIHono<AppEnv>, deps: { db: Kysel
       timed(() => deps.fhir.capabilities()),
     ])
     const ready = database.status === 'up' && fhir.status === 'up'
-    const body = { status: ready ? ('ready' as const) : ('not-ready' as const), checks: { database, fhir } }
+    const body = {
+      status: ready ? ('ready' as const) : ('not-ready' as const),
+      checks: { database, fhir },
+    }
     if (ready) c.get('logger').debug('Readiness checked', { ready })
     else c.get('logger').warn('Not ready', { database: database.status, fhir: fhir.status })
     return ready ? c.json(body, 200) : c.json(body, 503)

@@ -122,7 +122,12 @@ export class PatientRepository {
       .execute()
   }
 
-  async list(db: Executor, filter: PatientFilter, limit: number, after?: PageCursor): Promise<PatientRow[]> {
+  async list(
+    db: Executor,
+    filter: PatientFilter,
+    limit: number,
+    after?: PageCursor,
+  ): Promise<PatientRow[]> {
     let query = db.selectFrom('patients').selectAll().where('deleted_at', 'is', null)
     if (filter.name) {
       // Every name part is stored with a leading space, so this is a prefix match on any part.
@@ -136,7 +141,8 @@ export class PatientRepository {
       query = query.where('identifiers', '@>', toJson([wanted]))
     }
     if (filter.fhirId) query = query.where('fhir_id', '=', filter.fhirId)
-    if (filter.birthDatePrefix) query = query.where('birth_date', 'like', `${filter.birthDatePrefix}%`)
+    if (filter.birthDatePrefix)
+      query = query.where('birth_date', 'like', `${filter.birthDatePrefix}%`)
     if (after) {
       query = query.where((eb) =>
         eb.or([

@@ -18,7 +18,6 @@ import type { PatientService } from './patient.service.ts'
 
 const TAG = 'Patients'
 
-
 const createPatientRoute = createRoute({
   method: 'post',
   path: '/patients',
@@ -56,7 +55,9 @@ const listPatientsRoute = createRoute({
   responses: {
     200: {
       description: 'One page of patients',
-      content: jsonContent(z.object({ items: z.array(patientSchema), nextCursor: z.string().nullable() })),
+      content: jsonContent(
+        z.object({ items: z.array(patientSchema), nextCursor: z.string().nullable() }),
+      ),
     },
     400: ERROR_RESPONSES[400],
   },
@@ -131,14 +132,24 @@ export function registerPatientRoutes(app: OpenAPIHono<AppEnv>, service: Patient
 
   app.openapi(replacePatientRoute, async (c) => {
     const expected = expectedVersionOf(c.req.valid('header')['if-match'])
-    const patient = await service.update(c.req.valid('param').id, c.req.valid('json'), expected, c.get('principal').id)
+    const patient = await service.update(
+      c.req.valid('param').id,
+      c.req.valid('json'),
+      expected,
+      c.get('principal').id,
+    )
     c.header('ETag', `"${patient.version}"`)
     return c.json(patient, 200)
   })
 
   app.openapi(patchPatientRoute, async (c) => {
     const expected = expectedVersionOf(c.req.valid('header')['if-match'])
-    const patient = await service.update(c.req.valid('param').id, c.req.valid('json'), expected, c.get('principal').id)
+    const patient = await service.update(
+      c.req.valid('param').id,
+      c.req.valid('json'),
+      expected,
+      c.get('principal').id,
+    )
     c.header('ETag', `"${patient.version}"`)
     return c.json(patient, 200)
   })

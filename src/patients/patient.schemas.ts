@@ -16,7 +16,9 @@ export const humanNameSchema = z
     suffix: z.array(z.string().min(1)).optional(),
     period: periodSchema.optional(),
   })
-  .openapi('HumanName', { example: { use: 'official', family: 'Ordóñez', given: ['Bernardo', 'José'] } })
+  .openapi('HumanName', {
+    example: { use: 'official', family: 'Ordóñez', given: ['Bernardo', 'José'] },
+  })
 
 export const identifierSchema = z
   .object({
@@ -24,7 +26,9 @@ export const identifierSchema = z
     system: z.url(),
     value: z.string().min(1),
   })
-  .openapi('Identifier', { example: { system: 'urn:oid:2.16.840.1.113883.4.3.25', value: '999-12-3456' } })
+  .openapi('Identifier', {
+    example: { system: 'urn:oid:2.16.840.1.113883.4.3.25', value: '999-12-3456' },
+  })
 
 export const contactPointSchema = z
   .object({
@@ -33,7 +37,9 @@ export const contactPointSchema = z
     use: z.enum(['home', 'work', 'temp', 'old', 'mobile']).optional(),
     rank: z.number().int().min(1).optional(),
   })
-  .openapi('ContactPoint', { example: { system: 'phone', value: '+44 20 7946 0958', use: 'mobile' } })
+  .openapi('ContactPoint', {
+    example: { system: 'phone', value: '+44 20 7946 0958', use: 'mobile' },
+  })
 
 export const addressSchema = z
   .object({
@@ -89,11 +95,10 @@ export type Patient = z.infer<typeof patientSchema>
 
 export const patientListQuerySchema = z.object({
   name: z.string().min(1).optional().openapi({ description: 'Prefix of any name part, any case' }),
-  identifier: z
-    .string()
-    .min(1)
-    .optional()
-    .openapi({ description: '`system|value` or a bare value', example: 'urn:oid:2.16.840.1.113883.4.3.25|999-12-3456' }),
+  identifier: z.string().min(1).optional().openapi({
+    description: '`system|value` or a bare value',
+    example: 'urn:oid:2.16.840.1.113883.4.3.25|999-12-3456',
+  }),
   fhirId: z
     .string()
     .regex(/^[A-Za-z0-9\-.]{1,64}$/)
@@ -103,5 +108,8 @@ export const patientListQuerySchema = z.object({
     .string()
     .regex(/^\d{4}(-\d{2}(-\d{2})?)?$/)
     .optional()
-    .openapi({ description: 'Birth dates that start with this year, month or day', example: '1980-05' }),
+    .openapi({
+      description: 'Birth dates that start with this year, month or day',
+      example: '1980-05',
+    }),
 })

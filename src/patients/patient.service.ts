@@ -2,12 +2,22 @@ import type { Kysely } from 'kysely'
 import type { ConditionRepository } from '../conditions/condition.repository.ts'
 import type { Clock } from '../platform/clock.ts'
 import type { Database, Executor } from '../platform/db.ts'
-import { NotFoundError, PreconditionRequiredError, ValidationError, VersionMismatchError } from '../platform/errors.ts'
+import {
+  NotFoundError,
+  PreconditionRequiredError,
+  ValidationError,
+  VersionMismatchError,
+} from '../platform/errors.ts'
 import { decodeCursor, encodeCursor } from '../platform/paging.ts'
 import { QUEUES, type JobQueue } from '../platform/queue.ts'
 import { softDeleteRow } from '../platform/sync-columns.ts'
 import { syncStatusOf } from '../platform/sync-dto.ts'
-import { patientFieldsOf, type PatientFilter, type PatientRepository, type PatientRow } from './patient.repository.ts'
+import {
+  patientFieldsOf,
+  type PatientFilter,
+  type PatientRepository,
+  type PatientRow,
+} from './patient.repository.ts'
 import type { Patient, PatientFields } from './patient.schemas.ts'
 
 export interface PatientServiceDeps {
@@ -20,7 +30,10 @@ export interface PatientServiceDeps {
   registryIdentifierSystem: string
 }
 
-export interface PatientListQuery extends Omit<PatientFilter, 'identifierSystem' | 'identifierValue'> {
+export interface PatientListQuery extends Omit<
+  PatientFilter,
+  'identifierSystem' | 'identifierValue'
+> {
   identifier?: string
   limit: number
   cursor?: string
@@ -41,7 +54,11 @@ export function toPatient(row: PatientRow): Patient {
 }
 
 /** Sends the push job for a patient inside the caller's transaction. */
-export async function enqueuePatientPush(queue: JobQueue, db: Executor, patientId: string): Promise<void> {
+export async function enqueuePatientPush(
+  queue: JobQueue,
+  db: Executor,
+  patientId: string,
+): Promise<void> {
   await queue.send(
     QUEUES.fhirPush,
     { entityType: 'patient', entityId: patientId },
@@ -100,12 +117,20 @@ export class PatientService {
       filter.identifierSystem = bar > 0 ? query.identifier.slice(0, bar) : undefined
       filter.identifierValue = bar >= 0 ? query.identifier.slice(bar + 1) : query.identifier
     }
-    const rows = await this.#deps.patients.list(this.#deps.db, filter, query.limit + 1, decodeCursor(query.cursor))
+    const rows = await this.#deps.patients.list(
+      this.#deps.db,
+      filter,
+      query.limit + 1,
+      decodeCursor(query.cursor),
+    )
     const page = rows.slice(0, query.limit)
     const last = page.at(-1)
     return {
       items: page.map(toPatient),
-      nextCursor: rows.length > query.limit && last ? encodeCursor({ createdAt: last.created_at, id: last.id }) : null,
+      nextCursor:
+        rows.length > query.limit && last
+          ? encodeCursor({ createdAt: last.created_at, id: last.id })
+          : null,
     }
   }
 
@@ -134,10 +159,15 @@ export class PatientService {
       const after: PatientFields = { ...before, ...changes }
       if (changes.identifiers) {
         // The registry identifier stays whatever the caller sends: it is how HAPI finds the patient.
-        const own = before.identifiers.filter((identifier) => identifier.system === this.#deps.registryIdentifierSystem)
+        const own = before.identifiers.filter(
+          (identifier) => identifier.system === this.#deps.registryIdentifierSystem,
+        )
         after.identifiers = [...changes.identifiers, ...own]
       }
-      const updated = await patients.updateFields(trx, id, after, { updatedBy: actor, updatedAt: clock.now() })
+      const updated = await patients.updateFields(trx, id, after, {
+        updatedBy: actor,
+        updatedAt: clock.now(),
+      })
       await enqueuePatientPush(queue, trx, id)
       return updated
     })
@@ -155,7 +185,8 @@ export class PatientService {
       }
       const change = { updatedBy: actor, updatedAt: clock.now() }
       const conditions = await this.#deps.conditions.listLiveByPatient(trx, id)
-      for (const condition of conditions) await softDeleteRow(trx, 'conditions', condition.id, change)
+      for (const condition of conditions)
+        await softDeleteRow(trx, 'conditions', condition.id, change)
       await softDeleteRow(trx, 'patients', id, change)
       await enqueuePatientPush(queue, trx, id)
     })
@@ -166,10 +197,15 @@ export class PatientService {
   }
 
   #rejectRegistryIdentifier(fields: Pick<PatientFields, 'identifiers'>): void {
-    const index = fields.identifiers.findIndex((identifier) => identifier.system === this.#deps.registryIdentifierSystem)
+    const index = fields.identifiers.findIndex(
+      (identifier) => identifier.system === this.#deps.registryIdentifierSystem,
+    )
     if (index >= 0) {
       throw new ValidationError('The registry assigns its own identifier', [
-        { path: `identifiers.${index}.system`, message: 'This system is reserved for the registry identifier' },
+        {
+          path: `identifiers.${index}.system`,
+          message: 'This system is reserved for the registry identifier',
+        },
       ])
     }
   }

@@ -17,9 +17,15 @@ const configSchema = z.object({
   /** Registry database. The registry and pg-boss schemas live in it. */
   DATABASE_URL: z.url().default('postgres://postgres@127.0.0.1:5432/brain_registry'),
   /** Postgres schema of the registry tables. */
-  DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('registry'),
+  DATABASE_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*$/)
+    .default('registry'),
   /** Postgres schema that pg-boss keeps its jobs in. */
-  QUEUE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('pgboss'),
+  QUEUE_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*$/)
+    .default('pgboss'),
   /** Connections in the registry's pool. */
   DATABASE_POOL_SIZE: z.coerce.number().int().min(2).max(200).default(10),
   /** FHIR base URL of the HAPI server. */
@@ -34,7 +40,9 @@ const configSchema = z.object({
     .regex(/^[A-Za-z0-9-]{1,40}$/)
     .default('brain-registry'),
   /** Identifier system of the registry's own patient identifier. */
-  REGISTRY_IDENTIFIER_SYSTEM: z.url().default('https://brain-registry.example.org/fhir/sid/patient'),
+  REGISTRY_IDENTIFIER_SYSTEM: z
+    .url()
+    .default('https://brain-registry.example.org/fhir/sid/patient'),
   /** `meta.source` stamped on every write to HAPI; notifications carrying it are echoes. */
   FHIR_SOURCE_URI: z.url().default('https://brain-registry.example.org/fhir/source/registry'),
   /** Changes on both sides within this many milliseconds count as concurrent. */

@@ -1,4 +1,11 @@
-import { CompiledQuery, Kysely, PostgresDialect, type ColumnType, type Generated, type Transaction } from 'kysely'
+import {
+  CompiledQuery,
+  Kysely,
+  PostgresDialect,
+  type ColumnType,
+  type Generated,
+  type Transaction,
+} from 'kysely'
 import pg from 'pg'
 
 // JSON columns come back parsed; they are written as JSON text (see `toJson`), because node-postgres
@@ -6,7 +13,11 @@ import pg from 'pg'
 type Json<T> = ColumnType<T, string, string>
 type JsonNullable<T> = ColumnType<T | null, string | null, string | null>
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>
-type TimestampNullable = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>
+type TimestampNullable = ColumnType<
+  Date | null,
+  Date | string | null | undefined,
+  Date | string | null
+>
 
 export type SyncState = 'pending' | 'synced' | 'conflict' | 'failed'
 export type EntitySource = 'registry' | 'external'

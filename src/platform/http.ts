@@ -1,6 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
 import type { Context, MiddlewareHandler } from 'hono'
 import { HTTPException } from 'hono/http-exception'
+import { routePath } from 'hono/route'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { ZodError } from 'zod'
 import { AppError, ValidationError, type FieldError } from './errors.ts'
@@ -61,7 +62,7 @@ export function requestContext(logger: Logger): MiddlewareHandler<AppEnv> {
     await next()
     requestLogger.info('Request completed', {
       method: c.req.method,
-      path: c.req.routePath,
+      path: routePath(c, -1),
       status: c.res.status,
       durationMs: Math.round(performance.now() - started),
     })
@@ -122,11 +123,20 @@ export function handleError(error: Error, c: Context<AppEnv>): Response {
     const code = error.status === 400 ? 'MALFORMED_REQUEST' : 'HTTP_ERROR'
     return problemResponse(c, error.status, code, error.message || titleOf(error.status))
   }
-  c.get('logger').error('Request failed', { ...errorFields(error), method: c.req.method, path: c.req.path })
+  c.get('logger').error('Request failed', {
+    ...errorFields(error),
+    method: c.req.method,
+    path: c.req.path,
+  })
   return problemResponse(c, 500, 'INTERNAL_ERROR', 'The server failed to handle the request')
 }
 
 /** Responds to unknown paths in the same format as every other error. */
 export function handleNotFound(c: Context<AppEnv>): Response {
-  return problemResponse(c, 404, 'ROUTE_NOT_FOUND', `No route matches ${c.req.method} ${c.req.path}`)
+  return problemResponse(
+    c,
+    404,
+    'ROUTE_NOT_FOUND',
+    `No route matches ${c.req.method} ${c.req.path}`,
+  )
 }

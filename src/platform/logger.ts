@@ -49,6 +49,8 @@ export function createLogger(level: string, defaultFields: LogFields = {}): Logg
       winston.format.errors({ stack: true }),
       winston.format.json(),
     ),
+    // winston's Console transport is typed against a second copy of winston-transport's class.
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment
     transports: [new winston.transports.Console()],
   })
   return new WinstonLogger(inner)

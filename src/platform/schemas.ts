@@ -15,7 +15,7 @@ export function isValidFhirDate(value: string): boolean {
 /** A FHIR `date`: year, year-month or full date, kept at the precision it was given. */
 export const fhirDateSchema = z
   .string()
-  .refine(isValidFhirDate, { message: 'Expected a date as YYYY, YYYY-MM or YYYY-MM-DD' })
+  .refine(isValidFhirDate, { error: 'Expected a date as YYYY, YYYY-MM or YYYY-MM-DD' })
   .openapi({ example: '1980-05' })
 
 const FHIR_DATE_TIME =
@@ -24,9 +24,12 @@ const FHIR_DATE_TIME =
 /** A FHIR `dateTime`: any date precision, or a time with a zone offset. */
 export const fhirDateTimeSchema = z
   .string()
-  .refine((value) => FHIR_DATE_TIME.test(value) && isValidFhirDate(value.slice(0, 10).replace(/-$/, '')), {
-    message: 'Expected a FHIR dateTime such as 2019-04-02 or 2019-04-02T10:30:00+02:00',
-  })
+  .refine(
+    (value) => FHIR_DATE_TIME.test(value) && isValidFhirDate(value.slice(0, 10).replace(/-$/, '')),
+    {
+      error: 'Expected a FHIR dateTime such as 2019-04-02 or 2019-04-02T10:30:00+02:00',
+    },
+  )
   .openapi({ example: '2019-04-02T10:30:00Z' })
 
 export const problemSchema = z
@@ -52,19 +55,25 @@ export const ERROR_RESPONSES = {
   400: { description: 'Invalid request', content: problemContent },
   404: { description: 'Not found', content: problemContent },
   409: { description: 'Conflicts with the current state', content: problemContent },
-  412: { description: 'If-Match names a version that is no longer current', content: problemContent },
+  412: {
+    description: 'If-Match names a version that is no longer current',
+    content: problemContent,
+  },
   428: { description: 'If-Match is missing', content: problemContent },
 } as const
 
 export const idParamSchema = z.object({
-  id: z.uuid().openapi({ param: { name: 'id', in: 'path' }, example: '5f0c6f0e-7d55-4a5e-9b1b-1c6f4f1f2a3b' }),
+  id: z.uuid().openapi({
+    param: { name: 'id', in: 'path' },
+    example: '5f0c6f0e-7d55-4a5e-9b1b-1c6f4f1f2a3b',
+  }),
 })
 
 export const ifMatchHeaderSchema = z.object({
-  'if-match': z
-    .string()
-    .optional()
-    .openapi({ description: 'ETag of the version being replaced, as returned by a read', example: '"3"' }),
+  'if-match': z.string().optional().openapi({
+    description: 'ETag of the version being replaced, as returned by a read',
+    example: '"3"',
+  }),
 })
 
 /** Reads the row version out of an If-Match value such as `"3"` or `W/"3"`. */
@@ -88,10 +97,7 @@ export function expectedVersionOf(header: string | undefined): number | undefine
 
 export const pageQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50).openapi({ example: 50 }),
-  cursor: z
-    .string()
-    .optional()
-    .openapi({ description: 'The `nextCursor` of the previous page' }),
+  cursor: z.string().optional().openapi({ description: 'The `nextCursor` of the previous page' }),
 })
 
 export const syncStatusSchema = z.object({

@@ -60,7 +60,11 @@ export async function recordSyncFailure(
 ): Promise<void> {
   await db
     .updateTable(asPatients(table))
-    .set((eb) => ({ sync_state: state, sync_error: error, sync_attempts: eb('sync_attempts', '+', 1) }))
+    .set((eb) => ({
+      sync_state: state,
+      sync_error: error,
+      sync_attempts: eb('sync_attempts', '+', 1),
+    }))
     .where('id', '=', id)
     .execute()
 }

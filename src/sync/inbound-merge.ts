@@ -1,4 +1,9 @@
-import type { Condition as FhirCondition, Patient as FhirPatient, Resource } from '@medplum/fhirtypes'
+import type {
+  Condition as FhirCondition,
+  Patient as FhirPatient,
+  Reference,
+  Resource,
+} from '@medplum/fhirtypes'
 import type { Kysely } from 'kysely'
 import { sql } from 'kysely'
 import { enqueueConditionPush } from '../conditions/condition.service.ts'
@@ -88,7 +93,9 @@ export class InboundMerge {
       subject: `Patient/${fhirId}`,
       _count: '200',
     })
-    const neurological = conditions.some((condition) => this.#deps.valueSet.containsAny(condition.code?.coding))
+    const neurological = conditions.some((condition) =>
+      this.#deps.valueSet.containsAny(condition.code?.coding),
+    )
     if (!hasRegistryIdentifier && !neurological) return 'not-enrolled'
     return this.#enrol(resource, conditions)
   }
@@ -99,7 +106,7 @@ export class InboundMerge {
     if (known) return this.#mergeKnown(this.#condition, resource)
     if (this.#isOwnWrite(resource)) return 'stale'
 
-    const subjectId = patientIdFromReference(resource.subject?.reference)
+    const subjectId = patientIdFromReference((resource.subject as Reference | undefined)?.reference)
     if (subjectId === null) return 'not-enrolled'
     const patient = await this.#deps.patients.findByFhirId(this.#deps.db, subjectId)
     if (patient && patient.deleted_at === null) {
@@ -121,11 +128,14 @@ export class InboundMerge {
   }
 
   /** Applies a FHIR-side delete: soft-deletes the row unless the registry changed it since the base. */
-  async applyDeletion(resourceType: 'Patient' | 'Condition', fhirId: string): Promise<MergeOutcome> {
-    const entity: SyncedEntity<SyncedRow, Record<string, unknown>, Resource> =
-      resourceType === 'Patient'
-        ? (this.#patient as unknown as SyncedEntity<SyncedRow, Record<string, unknown>, Resource>)
-        : (this.#condition as unknown as SyncedEntity<SyncedRow, Record<string, unknown>, Resource>)
+  async applyDeletion(
+    resourceType: 'Patient' | 'Condition',
+    fhirId: string,
+  ): Promise<MergeOutcome> {
+    const entity: SyncedEntity<SyncedRow, Record<string, unknown>, Resource> = resourceType ===
+    'Patient'
+      ? this.#patient
+      : this.#condition
     const { db, clock, conflicts } = this.#deps
 
     return db.transaction().execute(async (trx) => {
@@ -153,21 +163,33 @@ export class InboundMerge {
           },
           now,
         )
-        await trx.updateTable(entity.table as 'patients').set({ sync_state: 'conflict' }).where('id', '=', row.id).execute()
+        await trx
+          .updateTable(entity.table as 'patients')
+          .set({ sync_state: 'conflict' })
+          .where('id', '=', row.id)
+          .execute()
         return 'delete-conflict'
       }
 
-      await softDeleteRow(trx, entity.table, row.id, { updatedBy: FHIR_MERGE_ACTOR, updatedAt: now })
+      await softDeleteRow(trx, entity.table, row.id, {
+        updatedBy: FHIR_MERGE_ACTOR,
+        updatedAt: now,
+      })
       // The FHIR side is already gone, so the deletion needs no push.
-      await trx.updateTable(entity.table as 'patients').set({ sync_state: 'synced' }).where('id', '=', row.id).execute()
+      await trx
+        .updateTable(entity.table as 'patients')
+        .set({ sync_state: 'synced' })
+        .where('id', '=', row.id)
+        .execute()
       return 'deleted'
     })
   }
 
-  async #mergeKnown<Row extends SyncedRow, Fields extends Record<string, unknown>, R extends Resource>(
-    entity: SyncedEntity<Row, Fields, R>,
-    resource: R,
-  ): Promise<MergeOutcome> {
+  async #mergeKnown<
+    Row extends SyncedRow,
+    Fields extends Record<string, unknown>,
+    R extends Resource,
+  >(entity: SyncedEntity<Row, Fields, R>, resource: R): Promise<MergeOutcome> {
     const { db, clock, conflicts, queue, logger } = this.#deps
     const version = versionIdOf(resource)
     const fhirFields = entity.fieldsOfResource(resource)
@@ -195,15 +217,23 @@ export class InboundMerge {
         return 'stale'
       }
 
-      const result = mergeThreeWay(row.sync_base as Fields | null, entity.fieldsOfRow(row), fhirFields, {
-        registryUpdatedAt: row.updated_at,
-        fhirUpdatedAt,
-        clockSkewMs: this.#deps.clockSkewMs,
-      })
+      const result = mergeThreeWay(
+        row.sync_base as Fields | null,
+        entity.fieldsOfRow(row),
+        fhirFields,
+        {
+          registryUpdatedAt: row.updated_at,
+          fhirUpdatedAt,
+          clockSkewMs: this.#deps.clockSkewMs,
+        },
+      )
       const now = clock.now()
       let current = row
       if (result.registryChanged) {
-        current = await entity.updateFields(trx, row, result.merged, { updatedBy: FHIR_MERGE_ACTOR, updatedAt: now })
+        current = await entity.updateFields(trx, row, result.merged, {
+          updatedBy: FHIR_MERGE_ACTOR,
+          updatedAt: now,
+        })
       }
       for (const clash of result.clashes) {
         await conflicts.insert(
@@ -239,7 +269,11 @@ export class InboundMerge {
         inStep: !result.fhirBehind,
       })
       if (result.clashes.some((clash) => clash.resolution === null)) {
-        await trx.updateTable(entity.table as 'patients').set({ sync_state: 'conflict' }).where('id', '=', row.id).execute()
+        await trx
+          .updateTable(entity.table as 'patients')
+          .set({ sync_state: 'conflict' })
+          .where('id', '=', row.id)
+          .execute()
       }
       if (result.fhirBehind) {
         if (entity.entityType === 'patient') await enqueuePatientPush(queue, trx, row.id)
@@ -293,12 +327,20 @@ export class InboundMerge {
       if (!hasIdentifier) await enqueuePatientPush(queue, trx, id)
       return 'enrolled' as const
     })
-    if (outcome === 'enrolled') logger.info('Patient enrolled from FHIR', { fhirId: `Patient/${fhirId}`, conditions: conditions.length })
+    if (outcome === 'enrolled')
+      logger.info('Patient enrolled from FHIR', {
+        fhirId: `Patient/${fhirId}`,
+        conditions: conditions.length,
+      })
     return outcome
   }
 
   /** Inserts an external condition unless the registry has it already; true when inserted. */
-  async #insertCondition(db: Executor, patientId: string, resource: FhirCondition): Promise<boolean> {
+  async #insertCondition(
+    db: Executor,
+    patientId: string,
+    resource: FhirCondition,
+  ): Promise<boolean> {
     const { conditions, clock } = this.#deps
     const fhirId = resource.id ?? ''
     if (await conditions.findByFhirId(db, fhirId)) return false

@@ -67,7 +67,12 @@ export class NotificationReceiver {
         resourceType: delivery.resourceType as MergeJobData['resourceType'],
         resourceId: delivery.resourceId,
       }
-      await queue.send(QUEUES.fhirMerge, data, { singletonKey: `${data.resourceType}/${data.resourceId}` }, trx)
+      await queue.send(
+        QUEUES.fhirMerge,
+        data,
+        { singletonKey: `${data.resourceType}/${data.resourceId}` },
+        trx,
+      )
     })
     return true
   }
@@ -77,11 +82,22 @@ export class NotificationReceiver {
     const deliveries: Delivery[] = []
     for (const entry of bundle.entry ?? []) {
       const resource = entry.resource
-      if (resource?.resourceType === 'Parameters' || resource?.resourceType === 'SubscriptionStatus') continue
+      if (
+        resource?.resourceType === 'Parameters' ||
+        resource?.resourceType === 'SubscriptionStatus'
+      )
+        continue
       const method = entry.request?.method === 'DELETE' ? 'DELETE' : 'PUT'
-      const [type, id] = (entry.request?.url ?? `${resource?.resourceType ?? ''}/${resource?.id ?? ''}`).split('/')
+      const [type, id] = (
+        entry.request?.url ?? `${resource?.resourceType ?? ''}/${resource?.id ?? ''}`
+      ).split('/')
       if (!type || !id) continue
-      deliveries.push({ method, resourceType: type, resourceId: id.split('?')[0] ?? id, resource: resource ?? null })
+      deliveries.push({
+        method,
+        resourceType: type,
+        resourceId: id.split('?')[0] ?? id,
+        resource: resource ?? null,
+      })
     }
     return deliveries
   }
@@ -97,21 +113,35 @@ function parseResource(text: string): Resource | null {
   try {
     body = JSON.parse(text)
   } catch {
-    throw new ValidationError('The body is not valid JSON; send a FHIR resource as application/fhir+json')
+    throw new ValidationError(
+      'The body is not valid JSON; send a FHIR resource as application/fhir+json',
+    )
   }
-  if (typeof body !== 'object' || body === null || typeof (body as Resource).resourceType !== 'string') {
-    throw new ValidationError('The body is not a FHIR resource', [{ path: 'resourceType', message: 'Required' }])
+  if (
+    typeof body !== 'object' ||
+    body === null ||
+    typeof (body as Resource).resourceType !== 'string'
+  ) {
+    throw new ValidationError('The body is not a FHIR resource', [
+      { path: 'resourceType', message: 'Required' },
+    ])
   }
   return body as Resource
 }
 
 const resourceParams = z.object({
   type: z.string().openapi({ param: { name: 'type', in: 'path' }, example: 'Patient' }),
-  id: z.string().regex(FHIR_ID).openapi({ param: { name: 'id', in: 'path' }, example: '1234' }),
+  id: z
+    .string()
+    .regex(FHIR_ID)
+    .openapi({ param: { name: 'id', in: 'path' }, example: '1234' }),
 })
 
 const authorization = z.object({
-  authorization: z.string().optional().openapi({ description: 'Bearer and the subscription secret' }),
+  authorization: z
+    .string()
+    .optional()
+    .openapi({ description: 'Bearer and the subscription secret' }),
 })
 
 const TAG = 'FHIR rest-hook'
@@ -125,7 +155,10 @@ const putRoute = createRoute({
   description:
     'HAPI sends creates, updates and $trigger-subscription replays as a PUT with the resource version that triggered it. The If-Match header it adds is ignored.',
   request: { params: resourceParams, headers: authorization },
-  responses: { 204: { description: 'Recorded; the merge runs in the background' }, 400: ERROR_RESPONSES[400] },
+  responses: {
+    204: { description: 'Recorded; the merge runs in the background' },
+    400: ERROR_RESPONSES[400],
+  },
 })
 
 const deleteRoute = createRoute({
@@ -148,16 +181,27 @@ const postRoute = createRoute({
   responses: { 204: { description: 'Recorded' }, 400: ERROR_RESPONSES[400] },
 })
 
-export function registerReceiverRoutes(app: OpenAPIHono<AppEnv>, receiver: NotificationReceiver): void {
+export function registerReceiverRoutes(
+  app: OpenAPIHono<AppEnv>,
+  receiver: NotificationReceiver,
+): void {
   app.openapi(putRoute, async (c) => {
     receiver.authenticate(c.req.header('authorization'))
     const { type, id } = c.req.valid('param')
     const resource = parseResource(await c.req.text())
     if (resource && (resource.resourceType !== type || resource.id !== id)) {
-      throw new ValidationError(`The body is ${resource.resourceType}/${resource.id ?? ''}, not ${type}/${id}`)
+      throw new ValidationError(
+        `The body is ${resource.resourceType}/${resource.id ?? ''}, not ${type}/${id}`,
+      )
     }
-    const accepted = await receiver.accept({ method: 'PUT', resourceType: type, resourceId: id, resource })
-    if (!accepted) c.get('logger').debug('Notification for a type not synced ignored', { resourceType: type })
+    const accepted = await receiver.accept({
+      method: 'PUT',
+      resourceType: type,
+      resourceId: id,
+      resource,
+    })
+    if (!accepted)
+      c.get('logger').debug('Notification for a type not synced ignored', { resourceType: type })
     return c.body(null, 204)
   })
 
@@ -179,7 +223,7 @@ export function registerReceiverRoutes(app: OpenAPIHono<AppEnv>, receiver: Notif
     if (body.resourceType !== 'Bundle') {
       throw new ValidationError(`Expected a Bundle, got ${body.resourceType}`)
     }
-    for (const delivery of receiver.deliveriesOfBundle(body as Bundle)) await receiver.accept(delivery)
+    for (const delivery of receiver.deliveriesOfBundle(body)) await receiver.accept(delivery)
     return c.body(null, 204)
   })
 }

@@ -29,7 +29,11 @@ export class NotificationRepository {
     return row.id
   }
 
-  async listUnprocessed(db: Executor, resourceType: string, resourceId: string): Promise<NotificationRow[]> {
+  async listUnprocessed(
+    db: Executor,
+    resourceType: string,
+    resourceId: string,
+  ): Promise<NotificationRow[]> {
     return db
       .selectFrom('fhir_notifications')
       .selectAll()
@@ -40,7 +44,12 @@ export class NotificationRepository {
       .execute()
   }
 
-  async markProcessed(db: Executor, ids: readonly string[], outcome: string, now: Date): Promise<void> {
+  async markProcessed(
+    db: Executor,
+    ids: readonly string[],
+    outcome: string,
+    now: Date,
+  ): Promise<void> {
     if (ids.length === 0) return
     await db
       .updateTable('fhir_notifications')

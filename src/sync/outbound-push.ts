@@ -1,10 +1,21 @@
 import type { Bundle, Condition as FhirCondition, Patient as FhirPatient } from '@medplum/fhirtypes'
 import type { Kysely } from 'kysely'
-import { conditionFieldsOf, type ConditionRepository, type ConditionRow } from '../conditions/condition.repository.ts'
-import { conditionFieldsFromResource, conditionResourceFromFields } from '../fhir/condition-mapping.ts'
+import {
+  conditionFieldsOf,
+  type ConditionRepository,
+  type ConditionRow,
+} from '../conditions/condition.repository.ts'
+import {
+  conditionFieldsFromResource,
+  conditionResourceFromFields,
+} from '../fhir/condition-mapping.ts'
 import { FhirRequestError, versionIdOf, type FhirClient } from '../fhir/fhir-client.ts'
 import { patientFieldsFromResource, patientResourceFromFields } from '../fhir/patient-mapping.ts'
-import { patientFieldsOf, type PatientRepository, type PatientRow } from '../patients/patient.repository.ts'
+import {
+  patientFieldsOf,
+  type PatientRepository,
+  type PatientRow,
+} from '../patients/patient.repository.ts'
 import type { Database } from '../platform/db.ts'
 import type { Logger } from '../platform/logger.ts'
 import type { PushJobData } from '../platform/queue.ts'
@@ -51,10 +62,15 @@ export class OutboundPush {
           : await this.#pushCondition(job.entityId, requestId)
       } catch (error) {
         if (!(error instanceof FhirRequestError && error.isVersionConflict)) throw error
-        this.#deps.logger.info('FHIR version moved on during push; merging first', { ...job, round })
+        this.#deps.logger.info('FHIR version moved on during push; merging first', {
+          ...job,
+          round,
+        })
       }
     }
-    throw new PushContendedError(`${job.entityType} ${job.entityId} kept changing in FHIR during the push`)
+    throw new PushContendedError(
+      `${job.entityType} ${job.entityId} kept changing in FHIR during the push`,
+    )
   }
 
   async #pushPatient(id: string, requestId: string): Promise<PushOutcome> {
@@ -75,10 +91,13 @@ export class OutboundPush {
       await this.#record('patients', row, current, fields)
       return 'unchanged'
     }
-    const stored = await fhir.update(patientResourceFromFields(row.fhir_id, fields, current ?? undefined), {
-      ifMatchVersion: row.fhir_version_id ?? undefined,
-      requestId,
-    })
+    const stored = await fhir.update(
+      patientResourceFromFields(row.fhir_id, fields, current ?? undefined),
+      {
+        ifMatchVersion: row.fhir_version_id ?? undefined,
+        requestId,
+      },
+    )
     await this.#record('patients', row, stored, patientFieldsFromResource(stored))
     return 'pushed'
   }
@@ -112,8 +131,16 @@ export class OutboundPush {
       await this.#record('conditions', row, current, fields)
       return 'unchanged'
     }
-    const resource = conditionResourceFromFields(row.fhir_id, patient.fhir_id, fields, current ?? undefined)
-    const stored = await fhir.update(resource, { ifMatchVersion: row.fhir_version_id ?? undefined, requestId })
+    const resource = conditionResourceFromFields(
+      row.fhir_id,
+      patient.fhir_id,
+      fields,
+      current ?? undefined,
+    )
+    const stored = await fhir.update(resource, {
+      ifMatchVersion: row.fhir_version_id ?? undefined,
+      requestId,
+    })
     await this.#record('conditions', row, stored, conditionFieldsFromResource(stored))
     return 'pushed'
   }

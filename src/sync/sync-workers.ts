@@ -49,7 +49,10 @@ export class SyncWorkers {
     const started = performance.now()
     try {
       const outcome = await this.#deps.push.push(job.data, fhirRequestId(job.id))
-      logger.info('Row pushed to FHIR', { outcome, durationMs: Math.round(performance.now() - started) })
+      logger.info('Row pushed to FHIR', {
+        outcome,
+        durationMs: Math.round(performance.now() - started),
+      })
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error)
       if (error instanceof FhirRequestError && !error.retryable) {
@@ -68,7 +71,11 @@ export class SyncWorkers {
   async handleMerge(job: Job<MergeJobData>): Promise<void> {
     const { db, notifications, merge, fhir, clock } = this.#deps
     const { resourceType, resourceId } = job.data
-    const logger = this.#deps.logger.child({ jobId: job.id, queue: job.name, fhirId: `${resourceType}/${resourceId}` })
+    const logger = this.#deps.logger.child({
+      jobId: job.id,
+      queue: job.name,
+      fhirId: `${resourceType}/${resourceId}`,
+    })
     const started = performance.now()
 
     const pending = await notifications.listUnprocessed(db, resourceType, resourceId)
@@ -78,16 +85,27 @@ export class SyncWorkers {
     const newest = pending
       .filter((notification) => notification.payload !== null && notification.version_id !== null)
       .sort((a, b) => (b.version_id ?? 0) - (a.version_id ?? 0))[0]
-    const needsRead = newest === undefined || pending.some((notification) => notification.method === 'DELETE')
+    const needsRead =
+      newest === undefined || pending.some((notification) => notification.method === 'DELETE')
     if (needsRead) {
       // A delete, or a delivery without a body: the current state in HAPI decides.
-      const current = await fhir.read<Resource & { resourceType: typeof resourceType }>(resourceType, resourceId)
-      outcome = current ? await this.#apply(current) : await merge.applyDeletion(resourceType, resourceId)
+      const current = await fhir.read<Resource & { resourceType: typeof resourceType }>(
+        resourceType,
+        resourceId,
+      )
+      outcome = current
+        ? await this.#apply(current)
+        : await merge.applyDeletion(resourceType, resourceId)
     } else {
       outcome = await this.#apply(newest.payload as Resource)
     }
 
-    await notifications.markProcessed(db, pending.map((notification) => notification.id), outcome, clock.now())
+    await notifications.markProcessed(
+      db,
+      pending.map((notification) => notification.id),
+      outcome,
+      clock.now(),
+    )
     logger.info('FHIR change merged', {
       outcome,
       notifications: pending.length,
@@ -98,6 +116,8 @@ export class SyncWorkers {
   async #apply(resource: Resource): Promise<MergeOutcome> {
     if (resource.resourceType === 'Patient') return this.#deps.merge.applyPatient(resource)
     if (resource.resourceType === 'Condition') return this.#deps.merge.applyCondition(resource)
-    throw new Error(`Cannot merge a ${resource.resourceType}; only Patient and Condition are synced`)
+    throw new Error(
+      `Cannot merge a ${resource.resourceType}; only Patient and Condition are synced`,
+    )
   }
 }

@@ -1,24 +1,49 @@
-import type { Condition as FhirCondition, Patient as FhirPatient, Resource } from '@medplum/fhirtypes'
-import { conditionFieldsOf, type ConditionRepository, type ConditionRow } from '../conditions/condition.repository.ts'
+import type {
+  Condition as FhirCondition,
+  Patient as FhirPatient,
+  Resource,
+} from '@medplum/fhirtypes'
+import {
+  conditionFieldsOf,
+  type ConditionRepository,
+  type ConditionRow,
+} from '../conditions/condition.repository.ts'
 import type { ConditionFields } from '../conditions/condition.schemas.ts'
 import { conditionFieldsFromResource } from '../fhir/condition-mapping.ts'
 import type { NeurologyValueSet } from '../fhir/neurology-value-set.ts'
 import { patientFieldsFromResource } from '../fhir/patient-mapping.ts'
-import { patientFieldsOf, type PatientRepository, type PatientRow } from '../patients/patient.repository.ts'
+import {
+  patientFieldsOf,
+  type PatientRepository,
+  type PatientRow,
+} from '../patients/patient.repository.ts'
 import type { PatientFields } from '../patients/patient.schemas.ts'
 import type { Executor } from '../platform/db.ts'
 import type { EntityType } from '../platform/queue.ts'
 import type { SyncedTable } from '../platform/sync-columns.ts'
 
 /** What the merge needs to know about one synced entity type, so one merge serves both. */
-export interface SyncedEntity<Row extends SyncedRow, Fields extends Record<string, unknown>, R extends Resource> {
+export interface SyncedEntity<
+  Row extends SyncedRow,
+  Fields extends Record<string, unknown>,
+  R extends Resource,
+> {
   entityType: EntityType
   resourceType: R['resourceType']
   table: SyncedTable
-  findByFhirId(db: Executor, fhirId: string, options?: { forUpdate?: boolean }): Promise<Row | undefined>
+  findByFhirId(
+    db: Executor,
+    fhirId: string,
+    options?: { forUpdate?: boolean },
+  ): Promise<Row | undefined>
   fieldsOfRow(row: Row): Fields
   fieldsOfResource(resource: R): Fields
-  updateFields(db: Executor, row: Row, fields: Fields, change: { updatedBy: string; updatedAt: Date }): Promise<Row>
+  updateFields(
+    db: Executor,
+    row: Row,
+    fields: Fields,
+    change: { updatedBy: string; updatedAt: Date },
+  ): Promise<Row>
 }
 
 export interface SyncedRow {
@@ -46,7 +71,10 @@ export function patientEntity(patients: PatientRepository): PatientEntity {
   }
 }
 
-export function conditionEntity(conditions: ConditionRepository, valueSet: NeurologyValueSet): ConditionEntity {
+export function conditionEntity(
+  conditions: ConditionRepository,
+  valueSet: NeurologyValueSet,
+): ConditionEntity {
   return {
     entityType: 'condition',
     resourceType: 'Condition',
