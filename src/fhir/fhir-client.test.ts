@@ -10,7 +10,7 @@ const SOURCE_URI = 'https://brain-registry.example.org/fhir/source/registry'
 const server = setupServer()
 
 beforeAll(() => {
-  server.listen({ onUnhandledRequest: 'error' })
+  server.listen({ onUnhandledFrame: 'error' })
 })
 afterEach(() => {
   server.resetHandlers()
@@ -357,7 +357,7 @@ describe('versionIdOf', () => {
     expect(versionIdOf({ resourceType: 'Patient', meta: { versionId: '7' } })).toBe(7)
   })
 
-  it.each([
+  it.each<[string, Patient]>([
     ['no meta', { resourceType: 'Patient' }],
     ['no versionId', { resourceType: 'Patient', meta: {} }],
     ['version 0', { resourceType: 'Patient', meta: { versionId: '0' } }],
