@@ -6,7 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Patient } from '../src/patients/patient.schemas.ts'
 import { startTestRegistry, waitFor, type TestRegistry } from './harness.ts'
 
-const SYNTHEA_DIR = join(import.meta.dirname, '..', '..', 'shared', 'data', 'synthea')
+const SYNTHEA_DIR = join(
+  process.env.SAMPLE_DATA_DIR ?? join(import.meta.dirname, '..', '..', 'shared', 'data'),
+  'synthea',
+)
 
 let t: TestRegistry
 

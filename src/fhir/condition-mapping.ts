@@ -20,7 +20,11 @@ function readTiming(resource: FhirCondition, prefix: 'onset' | 'abatement'): Con
   return null
 }
 
-function writeTiming(resource: FhirCondition, prefix: 'onset' | 'abatement', timing: ConditionTiming): void {
+function writeTiming(
+  resource: FhirCondition,
+  prefix: 'onset' | 'abatement',
+  timing: ConditionTiming,
+): void {
   const record = resource as unknown as Record<string, unknown>
   for (const suffix of TIMING_SUFFIXES) {
     const key = `${prefix}${suffix}`
@@ -33,7 +37,11 @@ function writeTiming(resource: FhirCondition, prefix: 'onset' | 'abatement', tim
 }
 
 function statusCode(concept: CodeableConcept | undefined, system: string): string | null {
-  return concept?.coding?.find((coding) => coding.system === system)?.code ?? concept?.coding?.[0]?.code ?? null
+  return (
+    concept?.coding?.find((coding) => coding.system === system)?.code ??
+    concept?.coding?.[0]?.code ??
+    null
+  )
 }
 
 function statusConcept(
@@ -54,7 +62,10 @@ export function conditionFieldsFromResource(resource: FhirCondition): ConditionF
       coding: (resource.code?.coding ?? []) as ConditionFields['code']['coding'],
       ...(resource.code?.text === undefined ? {} : { text: resource.code.text }),
     },
-    clinicalStatus: statusCode(resource.clinicalStatus, CONDITION_CLINICAL_STATUS) as ConditionFields['clinicalStatus'],
+    clinicalStatus: statusCode(
+      resource.clinicalStatus,
+      CONDITION_CLINICAL_STATUS,
+    ) as ConditionFields['clinicalStatus'],
     verificationStatus: statusCode(
       resource.verificationStatus,
       CONDITION_VERIFICATION_STATUS,
@@ -86,11 +97,19 @@ export function conditionResourceFromFields(
   if (fields.code.text !== undefined) code.text = fields.code.text
   // FHIR forbids an element with neither a value nor children, so an empty code is left out.
   setValue(resource, 'code', Object.keys(code).length > 0 ? code : null)
-  setValue(resource, 'clinicalStatus', statusConcept(current?.clinicalStatus, CONDITION_CLINICAL_STATUS, fields.clinicalStatus))
+  setValue(
+    resource,
+    'clinicalStatus',
+    statusConcept(current?.clinicalStatus, CONDITION_CLINICAL_STATUS, fields.clinicalStatus),
+  )
   setValue(
     resource,
     'verificationStatus',
-    statusConcept(current?.verificationStatus, CONDITION_VERIFICATION_STATUS, fields.verificationStatus),
+    statusConcept(
+      current?.verificationStatus,
+      CONDITION_VERIFICATION_STATUS,
+      fields.verificationStatus,
+    ),
   )
   writeTiming(resource, 'onset', fields.onset)
   writeTiming(resource, 'abatement', fields.abatement)
@@ -100,6 +119,8 @@ export function conditionResourceFromFields(
 
 /** The id part of a `Patient/<id>` reference, or null for any other reference. */
 export function patientIdFromReference(reference: string | undefined): string | null {
-  const match = /^(?:.*\/)?Patient\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/\d+)?$/.exec(reference ?? '')
+  const match = /^(?:.*\/)?Patient\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/\d+)?$/.exec(
+    reference ?? '',
+  )
   return match?.[1] ?? null
 }
