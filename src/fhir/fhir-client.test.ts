@@ -240,6 +240,24 @@ describe('FhirClient.read', () => {
     expect(error.retryable).toBe(true)
     expect((error.cause as Error).name).toBe('TimeoutError')
   })
+
+  it('reports a failure while reading the body as status 0', async () => {
+    const response = new Response('{}', { status: 200 })
+    response.text = () =>
+      Promise.reject(new DOMException('The operation timed out.', 'TimeoutError'))
+    const client = new FhirClient({
+      baseUrl: BASE_URL,
+      timeoutMs: 50,
+      sourceUri: SOURCE_URI,
+      fetch: () => Promise.resolve(response),
+    })
+
+    const error = await requestError(client.read<Patient>('Patient', 'p1'))
+
+    expect(error.status).toBe(0)
+    expect(error.retryable).toBe(true)
+    expect((error.cause as Error).name).toBe('TimeoutError')
+  })
 })
 
 describe('FhirClient.searchAll', () => {

@@ -173,6 +173,7 @@ export class FhirClient {
     if (options.requestId) headers['X-Request-ID'] = options.requestId
 
     let response: Response
+    let text: string
     try {
       response = await this.#fetch(url, {
         method,
@@ -180,11 +181,12 @@ export class FhirClient {
         body: options.body === undefined ? undefined : JSON.stringify(options.body),
         signal: AbortSignal.timeout(this.#timeoutMs),
       })
+      // The timeout also covers reading the body, so the read stays inside this try.
+      text = await response.text()
     } catch (error) {
       throw new FhirRequestError(method, url, 0, [], { cause: error })
     }
 
-    const text = await response.text()
     const body = parseJson(text)
     if (!response.ok) {
       throw new FhirRequestError(method, url, response.status, operationOutcomeIssues(body))

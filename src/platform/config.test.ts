@@ -62,6 +62,14 @@ describe('loadConfig', () => {
     expect(loadConfig({ PORT: '' }).PORT).toBe(3000)
   })
 
+  it('treats a blank variable as unset', () => {
+    expect(loadConfig({ PORT: ' ' }).PORT).toBe(3000)
+  })
+
+  it('trims values', () => {
+    expect(loadConfig({ LOG_LEVEL: ' debug ' }).LOG_LEVEL).toBe('debug')
+  })
+
   it('lets overrides win over the environment', () => {
     expect(loadConfig({ PORT: '4000' }, { PORT: '5000' }).PORT).toBe(5000)
   })

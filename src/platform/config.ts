@@ -77,7 +77,7 @@ export function loadConfig(
 ): Config {
   const source: Record<string, string> = {}
   for (const [key, value] of Object.entries({ ...env, ...overrides })) {
-    if (value !== undefined && value !== '') source[key] = value
+    if (value !== undefined && value.trim() !== '') source[key] = value.trim()
   }
 
   const result = configSchema.safeParse(source)

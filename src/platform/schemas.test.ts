@@ -19,6 +19,7 @@ describe('isValidFhirDate', () => {
     ['1980-05-00', 'day 0'],
     ['1980-5', 'a one-digit month'],
     ['1980-05-7', 'a one-digit day'],
+    ['0000', 'year 0000, which FHIR dates exclude'],
     ['80', 'a two-digit year'],
     ['1980-05-17T10:00:00Z', 'a time'],
     ['17/05/1980', 'another format'],

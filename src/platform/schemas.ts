@@ -7,7 +7,8 @@ export function isValidFhirDate(value: string): boolean {
   if (!match) return false
   const month = match[2] === undefined ? 1 : Number(match[2])
   const day = match[3] === undefined ? 1 : Number(match[3])
-  if (month < 1 || month > 12 || day < 1) return false
+  // FHIR's date pattern has no year 0000.
+  if (Number(match[1]) === 0 || month < 1 || month > 12 || day < 1) return false
   const daysInMonth = new Date(Date.UTC(Number(match[1]), month, 0)).getUTCDate()
   return day <= daysInMonth
 }
