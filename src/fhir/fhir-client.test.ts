@@ -243,8 +243,9 @@ describe('FhirClient.read', () => {
 
   it('reports a failure while reading the body as status 0', async () => {
     const response = new Response('{}', { status: 200 })
-    response.text = () =>
-      Promise.reject(new DOMException('The operation timed out.', 'TimeoutError'))
+    Object.defineProperty(response, 'text', {
+      value: () => Promise.reject(new DOMException('The operation timed out.', 'TimeoutError')),
+    })
     const client = new FhirClient({
       baseUrl: BASE_URL,
       timeoutMs: 50,
