@@ -602,9 +602,17 @@ async function runInForeground(): Promise<void> {
   defaultLog(`HAPI FHIR base URL: ${handle.baseUrl}. Press Ctrl-C to stop.`)
   await new Promise<void>((resolve) => {
     let stopping = false
+    // The child process is detached and unreferenced, so this timer is what keeps Node running.
+    const watcher = setInterval(() => {
+      if (handle.startedByUs && !isProcessRunning(handle.pid)) {
+        process.exitCode = 1
+        stop(`HAPI (pid ${handle.pid}) exited; see ${logFile}`)
+      }
+    }, 2_000)
     const stop = (reason: string) => {
       if (stopping) return
       stopping = true
+      clearInterval(watcher)
       defaultLog(`${reason}; stopping`)
       void handle.stop().then(resolve)
     }
@@ -614,16 +622,6 @@ async function runInForeground(): Promise<void> {
     process.once('SIGTERM', () => {
       stop('SIGTERM received')
     })
-    if (handle.startedByUs) {
-      const watcher = setInterval(() => {
-        if (!isProcessRunning(handle.pid)) {
-          clearInterval(watcher)
-          process.exitCode = 1
-          stop(`HAPI (pid ${handle.pid}) exited; see ${logFile}`)
-        }
-      }, 2_000)
-      watcher.unref()
-    }
   })
 }
 
