@@ -27,7 +27,7 @@ export interface TestRegistry {
 
 /**
  * Starts a registry on its own Postgres schemas, its own Subscriptions and its own registry
- * identifier system, so a test file sees only its own data.
+ * identifier system, so each test file works only on its own data.
  */
 export async function startTestRegistry(name: string): Promise<TestRegistry> {
   const suffix = `${name}_${Date.now().toString(36)}`.toLowerCase().replace(/[^a-z0-9_]/g, '_')

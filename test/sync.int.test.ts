@@ -37,11 +37,15 @@ async function getPatient(id: string): Promise<Patient> {
 async function waitForFhirVersion(id: string, atLeast: number): Promise<Patient> {
   return waitFor(`patient ${id} at FHIR version ${atLeast}`, async () => {
     const patient = await getPatient(id)
-    return (patient.sync.fhirVersionId ?? 0) >= atLeast && patient.sync.state === 'synced' ? patient : undefined
+    return (patient.sync.fhirVersionId ?? 0) >= atLeast && patient.sync.state === 'synced'
+      ? patient
+      : undefined
   })
 }
 
-async function notificationOutcomes(fhirId: string): Promise<{ version_id: number | null; outcome: string | null }[]> {
+async function notificationOutcomes(
+  fhirId: string,
+): Promise<{ version_id: number | null; outcome: string | null }[]> {
   const result = await sql<{ version_id: number | null; outcome: string | null }>`
     select version_id, outcome from fhir_notifications where resource_id = ${fhirId} order by id`.execute(
     t.registry.db,
@@ -63,13 +67,22 @@ describe('registry to FHIR', () => {
 
     expect(synced.sync.fhirVersionId).toBe(1)
     expect(stored?.meta?.versionId).toBe('1')
-    expect(stored?.name).toEqual([{ use: 'official', family: 'Ordóñez', given: ['Bernardo', 'José'], prefix: ['Dr'] }])
+    expect(stored?.name).toEqual([
+      { use: 'official', family: 'Ordóñez', given: ['Bernardo', 'José'], prefix: ['Dr'] },
+    ])
     expect(stored?.birthDate).toBe('1980-05')
-    expect(stored?.identifier).toContainEqual({ use: 'official', system: t.identifierSystem, value: created.id })
+    expect(stored?.identifier).toContainEqual({
+      use: 'official',
+      system: t.identifierSystem,
+      value: created.id,
+    })
   })
 
   it('pushes an update as version 2', async () => {
-    const created = await createPatient({ names: [{ family: 'Kowalski', given: ['Anna'] }], birthDate: '1975' })
+    const created = await createPatient({
+      names: [{ family: 'Kowalski', given: ['Anna'] }],
+      birthDate: '1975',
+    })
     await waitForFhirVersion(created.id, 1)
 
     const response = await t.api(
@@ -89,10 +102,20 @@ describe('registry to FHIR', () => {
 
   it('rejects a stale If-Match with 412', async () => {
     const created = await createPatient({ names: [{ family: 'Stale' }] })
-    const first = await t.api('PATCH', `/patients/${created.id}`, { gender: 'other' }, { 'If-Match': '"1"' })
+    const first = await t.api(
+      'PATCH',
+      `/patients/${created.id}`,
+      { gender: 'other' },
+      { 'If-Match': '"1"' },
+    )
     expect(first.status).toBe(200)
 
-    const stale = await t.api('PATCH', `/patients/${created.id}`, { gender: 'male' }, { 'If-Match': '"1"' })
+    const stale = await t.api(
+      'PATCH',
+      `/patients/${created.id}`,
+      { gender: 'male' },
+      { 'If-Match': '"1"' },
+    )
     const problem = (await stale.json()) as { code: string; currentVersion: number }
 
     expect(stale.status).toBe(412)
@@ -113,7 +136,9 @@ describe('registry to FHIR', () => {
     const created = await createPatient({ names: [{ family: 'Leaving' }] })
     await waitForFhirVersion(created.id, 1)
 
-    const response = await t.api('DELETE', `/patients/${created.id}`, undefined, { 'If-Match': '"1"' })
+    const response = await t.api('DELETE', `/patients/${created.id}`, undefined, {
+      'If-Match': '"1"',
+    })
     expect(response.status).toBe(204)
 
     const gone = await waitFor('HAPI delete', async () =>
@@ -126,12 +151,18 @@ describe('registry to FHIR', () => {
 
 describe('FHIR to registry', () => {
   it('merges a HAPI-side edit through the Subscription', async () => {
-    const created = await createPatient({ names: [{ family: 'Nguyen', given: ['Thi'] }], gender: 'female' })
+    const created = await createPatient({
+      names: [{ family: 'Nguyen', given: ['Thi'] }],
+      gender: 'female',
+    })
     await waitForFhirVersion(created.id, 1)
     const current = await t.hospital.read<FhirPatient>('Patient', created.id)
     if (!current) throw new Error('patient missing in HAPI')
 
-    await t.hospital.update({ ...current, telecom: [{ system: 'phone', value: '+44 20 7946 0000', use: 'mobile' }] })
+    await t.hospital.update({
+      ...current,
+      telecom: [{ system: 'phone', value: '+44 20 7946 0000', use: 'mobile' }],
+    })
 
     const merged = await waitFor('the HAPI edit in the registry', async () => {
       const patient = await getPatient(created.id)
@@ -146,7 +177,12 @@ describe('FHIR to registry', () => {
   it('does not take its own write back as a change', async () => {
     const created = await createPatient({ names: [{ family: 'Echo' }] })
     await waitForFhirVersion(created.id, 1)
-    const patched = await t.api('PATCH', `/patients/${created.id}`, { gender: 'male' }, { 'If-Match': '"1"' })
+    const patched = await t.api(
+      'PATCH',
+      `/patients/${created.id}`,
+      { gender: 'male' },
+      { 'If-Match': '"1"' },
+    )
     expect(patched.status).toBe(200)
     await waitForFhirVersion(created.id, 2)
 
@@ -157,7 +193,9 @@ describe('FHIR to registry', () => {
     const after = await getPatient(created.id)
 
     expect(outcomes.map((row) => row.outcome)).not.toContain('merged')
-    expect(outcomes.every((row) => row.outcome === 'stale' || row.outcome === 'own-write')).toBe(true)
+    expect(outcomes.every((row) => row.outcome === 'stale' || row.outcome === 'own-write')).toBe(
+      true,
+    )
     expect(after.version).toBe(2)
     expect(after.updatedBy).toBe('anonymous')
   })
@@ -169,7 +207,12 @@ describe('FHIR to registry', () => {
     if (!current) throw new Error('patient missing in HAPI')
 
     await t.hospital.update({ ...current, gender: 'other' }, { ifMatchVersion: 1 })
-    const patched = await t.api('PATCH', `/patients/${created.id}`, { gender: 'male' }, { 'If-Match': '"1"' })
+    const patched = await t.api(
+      'PATCH',
+      `/patients/${created.id}`,
+      { gender: 'male' },
+      { 'If-Match': '"1"' },
+    )
     expect(patched.status).toBe(200)
 
     const conflicts = await waitFor('a conflict row', async () => {
@@ -188,41 +231,60 @@ describe('FHIR to registry', () => {
   })
 
   it('enrols the neurology patients of a Synthea load with all their conditions', async () => {
-    const files = ['Alberto_Atencio_fc712d1f-5a2e-4407-9c55-a2a2bad623c2.json', 'Bernardo_Ordóñez_ee5ce8e4-160e-4265-88ea-a2ebf4e2dfa9.json']
+    const files = [
+      'Alberto_Atencio_fc712d1f-5a2e-4407-9c55-a2a2bad623c2.json',
+      'Bernardo_Ordóñez_ee5ce8e4-160e-4265-88ea-a2ebf4e2dfa9.json',
+    ]
     const ids: string[] = []
     for (const file of files) {
       const bundle = JSON.parse(await readFile(join(SYNTHEA_DIR, file), 'utf8')) as Bundle
       const response = await t.hospital.post<Bundle>('', bundle)
-      const patientEntry = response.entry?.find((entry) => entry.response?.location?.startsWith('Patient/'))
+      const patientEntry = response.entry?.find((entry) =>
+        entry.response?.location?.startsWith('Patient/'),
+      )
       ids.push(patientEntry?.response?.location?.split('/')[1] ?? '')
     }
     const [alberto, bernardo] = ids
 
     const enrolled = await waitFor('Alberto enrolled with his conditions', async () => {
-      const list = (await (await t.api('GET', `/patients?fhirId=${alberto ?? ''}`)).json()) as { items: Patient[] }
+      const list = (await (await t.api('GET', `/patients?fhirId=${alberto ?? ''}`)).json()) as {
+        items: Patient[]
+      }
       const patient = list.items[0]
       if (!patient) return undefined
-      const conditions = (await (await t.api('GET', `/conditions?patientId=${patient.id}&limit=200`)).json()) as {
+      const conditions = (await (
+        await t.api('GET', `/conditions?patientId=${patient.id}&limit=200`)
+      ).json()) as {
         items: { isNeurological: boolean; code: { coding: { code: string }[] } }[]
       }
       return conditions.items.length >= 3 ? { patient, conditions: conditions.items } : undefined
     })
-    const codes = enrolled.conditions.flatMap((condition) => condition.code.coding.map((coding) => coding.code))
+    const codes = enrolled.conditions.flatMap((condition) =>
+      condition.code.coding.map((coding) => coding.code),
+    )
 
     expect(enrolled.patient.source).toBe('external')
     expect(codes).toContain('84757009')
     expect(enrolled.conditions.some((condition) => !condition.isNeurological)).toBe(true)
     const withIdentifier = await waitFor('the registry identifier in HAPI', async () => {
       const stored = await t.hospital.read<FhirPatient>('Patient', alberto ?? '')
-      return stored?.identifier?.some((identifier) => identifier.system === t.identifierSystem) ? stored : undefined
+      return stored?.identifier?.some((identifier) => identifier.system === t.identifierSystem)
+        ? stored
+        : undefined
     })
-    expect(withIdentifier.identifier?.some((identifier) => identifier.system === 'https://github.com/synthetichealth/synthea')).toBe(true)
+    expect(
+      withIdentifier.identifier?.some(
+        (identifier) => identifier.system === 'https://github.com/synthetichealth/synthea',
+      ),
+    ).toBe(true)
     const bernardoOutcomes = await waitFor('the notification of Bernardo processed', async () => {
       const rows = await notificationOutcomes(bernardo ?? '')
       return rows.length > 0 && rows.every((row) => row.outcome !== null) ? rows : undefined
     })
     expect(bernardoOutcomes.map((row) => row.outcome)).toContain('not-enrolled')
-    const others = (await (await t.api('GET', `/patients?fhirId=${bernardo ?? ''}`)).json()) as { items: Patient[] }
+    const others = (await (await t.api('GET', `/patients?fhirId=${bernardo ?? ''}`)).json()) as {
+      items: Patient[]
+    }
     expect(others.items).toHaveLength(0)
   })
 })

@@ -117,7 +117,7 @@ export function conditionResourceFromFields(
   return resource
 }
 
-/** The id part of a `Patient/<id>` reference, or null for any other reference. */
+/** Extracts the id of a `Patient/<id>` reference; returns null for any other reference. */
 export function patientIdFromReference(reference: string | undefined): string | null {
   const match = /^(?:.*\/)?Patient\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/\d+)?$/.exec(
     reference ?? '',

@@ -5,7 +5,7 @@ export type FetchFunction = typeof fetch
 
 /**
  * A failed request to the FHIR server. `issues` are the OperationOutcome issues HAPI returned,
- * when it returned any; `retryable` says whether the same request may succeed later.
+ * when it returned any; `retryable` is true when the same request may succeed later.
  */
 export class FhirRequestError extends Error {
   override name = 'FhirRequestError'
@@ -34,7 +34,7 @@ export class FhirRequestError extends Error {
     this.issues = issues
   }
 
-  /** True for a version clash: HAPI answers 409 to a stale If-Match, other servers 412. */
+  /** True for a version clash: HAPI returns 409 for a stale If-Match, other servers 412. */
   get isVersionConflict(): boolean {
     return this.status === 409 || this.status === 412
   }
@@ -74,7 +74,7 @@ export class FhirClient {
     this.#fetch = options.fetch ?? fetch
   }
 
-  /** Reads the server's CapabilityStatement; it answers once HAPI is up. */
+  /** Reads the server's CapabilityStatement, which HAPI serves once it is up. */
   async capabilities(): Promise<Resource> {
     return this.#request<Resource>('GET', 'metadata?_summary=true')
   }
@@ -162,7 +162,7 @@ export class FhirClient {
     const url = path.startsWith('http') ? path : `${this.baseUrl}/${path}`
     const headers: Record<string, string> = {
       Accept: FHIR_JSON,
-      // HAPI may answer a repeated search from a cached result set; a poller must see fresh data.
+      // HAPI may return a cached result set for a repeated search, and a poller must see fresh data.
       'Cache-Control': 'no-cache',
       ...options.headers,
     }

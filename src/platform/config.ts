@@ -47,7 +47,7 @@ const configSchema = z.object({
   FHIR_SOURCE_URI: z.url().default('https://brain-registry.example.org/fhir/source/registry'),
   /** Changes on both sides within this many milliseconds count as concurrent. */
   CLOCK_SKEW_MS: z.coerce.number().int().min(0).default(2_000),
-  /** Which parts this process runs: the API and the workers, or one of them. */
+  /** Parts this process runs: `api`, `worker`, or both (`all`). */
   PROCESS_ROLE: z.enum(['all', 'api', 'worker']).default('all'),
   /** Register the Subscriptions on HAPI at start. */
   REGISTER_SUBSCRIPTIONS: booleanFromEnv.default(true),

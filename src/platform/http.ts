@@ -7,7 +7,7 @@ import type { ZodError } from 'zod'
 import { AppError, ValidationError, type FieldError } from './errors.ts'
 import { errorFields, type Logger } from './logger.ts'
 
-/** Who made a request. Authentication fills it; until then every caller is anonymous. */
+/** Caller of a request. Authentication fills it in; until then every caller is anonymous. */
 export interface Principal {
   id: string
   roles: readonly string[]

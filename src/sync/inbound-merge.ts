@@ -33,7 +33,7 @@ import { mergeThreeWay, sameValue } from './three-way-merge.ts'
 /** Actor recorded on registry rows that a FHIR-side change updated. */
 export const FHIR_MERGE_ACTOR = 'fhir-merge'
 
-/** What applying one FHIR change did; stored on the notification and counted in logs. */
+/** Result of applying one FHIR change, stored on the notification and logged. */
 export type MergeOutcome =
   | 'merged'
   | 'merged-with-conflicts'

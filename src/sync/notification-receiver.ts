@@ -29,7 +29,7 @@ interface Delivery {
 }
 
 /**
- * Records rest-hook deliveries and queues their merge. It answers as soon as the delivery is
+ * Records rest-hook deliveries and queues their merge. It responds as soon as the delivery is
  * stored, because HAPI gives up on an endpoint after about a minute of failures and drops what
  * it could not deliver.
  */
