@@ -5,12 +5,15 @@ import ca.uhn.fhir.jpa.api.config.JpaStorageSettings;
 import ca.uhn.fhir.jpa.config.util.HapiEntityManagerFactoryUtil;
 import ca.uhn.fhir.jpa.model.dialect.HapiFhirPostgresDialect;
 import jakarta.persistence.EntityManagerFactory;
+import java.sql.SQLException;
 import java.util.HashMap;
 import java.util.Map;
 import javax.sql.DataSource;
 import org.hibernate.boot.model.naming.CamelCaseToUnderscoresNamingStrategy;
 import org.hibernate.cfg.AvailableSettings;
 import org.hibernate.search.mapper.orm.cfg.HibernateOrmMapperSettings;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.annotation.Value;
 import org.springframework.beans.factory.config.ConfigurableListableBeanFactory;
 import org.springframework.boot.orm.jpa.hibernate.SpringImplicitNamingStrategy;
@@ -28,6 +31,8 @@ import org.springframework.orm.jpa.LocalContainerEntityManagerFactoryBean;
 @Configuration
 public class PersistenceConfig {
 
+  private static final Logger LOG = LoggerFactory.getLogger(PersistenceConfig.class);
+
   @Primary
   @Bean
   public LocalContainerEntityManagerFactoryBean entityManagerFactory(
@@ -35,7 +40,8 @@ public class PersistenceConfig {
       FhirContext fhirContext,
       JpaStorageSettings storageSettings,
       DataSource dataSource,
-      @Value("${hibernate.hbm2ddl.auto:update}") String schemaAction) {
+      @Value("${hibernate.hbm2ddl.auto:}") String configuredSchemaAction) {
+    String schemaAction = chooseSchemaAction(configuredSchemaAction, dataSource);
     LocalContainerEntityManagerFactoryBean factory =
         HapiEntityManagerFactoryUtil.newEntityManagerFactory(
             beanFactory, fhirContext, storageSettings);
@@ -45,10 +51,42 @@ public class PersistenceConfig {
     return factory;
   }
 
+  /**
+   * Records the schema marker once the entity manager factory, and so the schema update, is ready.
+   */
+  @Bean
+  public SchemaMarkerWriter schemaMarkerWriter(
+      EntityManagerFactory entityManagerFactory, DataSource dataSource) throws SQLException {
+    SchemaMarker.record(dataSource);
+    return new SchemaMarkerWriter();
+  }
+
+  /** Bean type that only exists so the marker is written after the schema update. */
+  public static final class SchemaMarkerWriter {}
+
   @Primary
   @Bean
   public JpaTransactionManager transactionManager(EntityManagerFactory entityManagerFactory) {
     return new JpaTransactionManager(entityManagerFactory);
+  }
+
+  /**
+   * Returns the hbm2ddl action: the configured one if set, otherwise "update" ("update" creates
+   * HAPI's tables in an empty database and adds missing ones), or "none" when the schema marker
+   * shows that this HAPI version already brought the schema up to date.
+   */
+  private static String chooseSchemaAction(String configuredSchemaAction, DataSource dataSource) {
+    if (!configuredSchemaAction.isBlank()) {
+      return configuredSchemaAction;
+    }
+    if (SchemaMarker.isCurrent(dataSource)) {
+      LOG.info(
+          "Schema is current for {}, skipping the Hibernate schema update",
+          SchemaMarker.currentMarker());
+      return "none";
+    }
+    LOG.info("Running the Hibernate schema update for {}", SchemaMarker.currentMarker());
+    return "update";
   }
 
   /**
@@ -58,8 +96,7 @@ public class PersistenceConfig {
   private static Map<String, Object> hibernateProperties(String schemaAction) {
     Map<String, Object> properties = new HashMap<>();
     properties.put(AvailableSettings.DIALECT, HapiFhirPostgresDialect.class.getName());
-    // "update" creates HAPI's tables in an empty database and adds missing ones later. The
-    // hapiproject/hapi image does the same by default, so both can share a database.
+    // The hapiproject/hapi image also uses "update", so both can share a database.
     properties.put(AvailableSettings.HBM2DDL_AUTO, schemaAction);
     // The same naming strategies as Spring Boot's JPA defaults, which the HAPI starter image uses.
     properties.put(
