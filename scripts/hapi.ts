@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { createHash } from 'node:crypto'
 import { closeSync, openSync, readFileSync } from 'node:fs'
-import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
@@ -125,6 +125,10 @@ function logFileFor(port: number): string {
   return path.join(STATE_DIR, `hapi-${port}.log`)
 }
 
+function runJarFor(port: number): string {
+  return path.join(STATE_DIR, `hapi-server-${port}.jar`)
+}
+
 function relative(file: string): string {
   return path.relative(process.cwd(), file) || file
 }
@@ -155,10 +159,10 @@ function isProcessRunning(pid: number): boolean {
   }
 }
 
-/** Returns false when /proc shows that the pid now belongs to a process other than our jar. */
+/** Returns false when /proc shows that the pid now belongs to a process other than a HAPI jar. */
 function isHapiProcess(pid: number): boolean {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('hapi-server.jar')
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('hapi-server')
   } catch {
     return true
   }
@@ -390,13 +394,13 @@ function javaCommand(): string {
   return javaHome ? path.join(javaHome, 'bin', 'java') : 'java'
 }
 
-function jvmArguments(settings: Settings): string[] {
+function jvmArguments(settings: Settings, jarPath: string): string[] {
   const extraOptions = (process.env.HAPI_JAVA_OPTS ?? '').split(/\s+/).filter(Boolean)
   return [
     ...DEFAULT_JVM_OPTIONS,
     ...extraOptions,
     '-jar',
-    JAR_PATH,
+    jarPath,
     // Spring Boot reads these as properties with the highest precedence.
     `--server.port=${settings.port}`,
     `--spring.datasource.url=jdbc:postgresql://${settings.pgHost}:${settings.pgPort}/${settings.dbName}`,
@@ -498,8 +502,13 @@ export async function startHapi(options: StartHapiOptions = {}): Promise<HapiHan
     await ensureHapiBuilt({ log })
     await ensureHapiDatabase(settings)
 
+    // The JVM loads classes from its jar while it runs, and a rebuild replaces the jar in target/
+    // (a running server then failed with NoClassDefFoundError). So each server runs from a copy.
+    const runJar = runJarFor(port)
+    await withLock('build', log, () => copyFile(JAR_PATH, runJar))
+
     const logFd = openSync(logFile, 'w')
-    const child = spawn(javaCommand(), jvmArguments(settings), {
+    const child = spawn(javaCommand(), jvmArguments(settings, runJar), {
       cwd: REPOSITORY_ROOT,
       detached: true,
       stdio: ['ignore', logFd, logFd],
