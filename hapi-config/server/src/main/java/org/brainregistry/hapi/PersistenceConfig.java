@@ -71,9 +71,9 @@ public class PersistenceConfig {
   }
 
   /**
-   * Returns the hbm2ddl action: the configured one if set, otherwise "update" ("update" creates
-   * HAPI's tables in an empty database and adds missing ones), or "none" when the schema marker
-   * shows that this HAPI version already brought the schema up to date.
+   * Returns the hbm2ddl action. A configured hibernate.hbm2ddl.auto wins. Otherwise the action is
+   * "none" when the schema marker shows that this HAPI version already brought the schema up to
+   * date, and "update" (create HAPI's tables in an empty database, add missing ones) when not.
    */
   private static String chooseSchemaAction(String configuredSchemaAction, DataSource dataSource) {
     if (!configuredSchemaAction.isBlank()) {
