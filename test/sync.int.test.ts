@@ -232,22 +232,26 @@ describe('FHIR to registry', () => {
 
   it('enrols the neurology patients of a Synthea load with all their conditions', async () => {
     const files = [
-      'Alberto_Atencio_fc712d1f-5a2e-4407-9c55-a2a2bad623c2.json',
+      'Brett_Gottlieb_0d2177ba-f67b-4f29-addb-91040de55388.json',
       'Bernardo_Ordóñez_ee5ce8e4-160e-4265-88ea-a2ebf4e2dfa9.json',
     ]
     const ids: string[] = []
+    const conditionCounts: number[] = []
     for (const file of files) {
       const bundle = JSON.parse(await readFile(join(SYNTHEA_DIR, file), 'utf8')) as Bundle
+      conditionCounts.push(
+        bundle.entry?.filter((entry) => entry.resource?.resourceType === 'Condition').length ?? 0,
+      )
       const response = await t.hospital.post<Bundle>('', bundle)
       const patientEntry = response.entry?.find((entry) =>
         entry.response?.location?.startsWith('Patient/'),
       )
       ids.push(patientEntry?.response?.location?.split('/')[1] ?? '')
     }
-    const [alberto, bernardo] = ids
+    const [brett, bernardo] = ids
 
-    const enrolled = await waitFor('Alberto enrolled with his conditions', async () => {
-      const list = (await (await t.api('GET', `/patients?fhirId=${alberto ?? ''}`)).json()) as {
+    const enrolled = await waitFor('Brett enrolled with all his conditions', async () => {
+      const list = (await (await t.api('GET', `/patients?fhirId=${brett ?? ''}`)).json()) as {
         items: Patient[]
       }
       const patient = list.items[0]
@@ -257,7 +261,9 @@ describe('FHIR to registry', () => {
       ).json()) as {
         items: { isNeurological: boolean; code: { coding: { code: string }[] } }[]
       }
-      return conditions.items.length >= 3 ? { patient, conditions: conditions.items } : undefined
+      return conditions.items.length === conditionCounts[0]
+        ? { patient, conditions: conditions.items }
+        : undefined
     })
     const codes = enrolled.conditions.flatMap((condition) =>
       condition.code.coding.map((coding) => coding.code),
@@ -267,7 +273,7 @@ describe('FHIR to registry', () => {
     expect(codes).toContain('84757009')
     expect(enrolled.conditions.some((condition) => !condition.isNeurological)).toBe(true)
     const withIdentifier = await waitFor('the registry identifier in HAPI', async () => {
-      const stored = await t.hospital.read<FhirPatient>('Patient', alberto ?? '')
+      const stored = await t.hospital.read<FhirPatient>('Patient', brett ?? '')
       return stored?.identifier?.some((identifier) => identifier.system === t.identifierSystem)
         ? stored
         : undefined
