@@ -1,23 +1,6 @@
 import { z } from '@hono/zod-openapi'
+import { codeableConceptSchema } from '../platform/fhir-datatypes.ts'
 import { fhirDateTimeSchema, syncStatusSchema } from '../platform/schemas.ts'
-
-export const codingSchema = z
-  .object({
-    system: z.url(),
-    code: z.string().min(1),
-    display: z.string().min(1).optional(),
-    version: z.string().min(1).optional(),
-  })
-  .openapi('Coding', {
-    example: { system: 'http://snomed.info/sct', code: '84757009', display: 'Epilepsy' },
-  })
-
-export const codeableConceptSchema = z
-  .object({
-    coding: z.array(codingSchema).default([]),
-    text: z.string().min(1).optional(),
-  })
-  .openapi('CodeableConcept')
 
 const quantitySchema = z.object({
   value: z.number(),

@@ -189,7 +189,7 @@ export class ConditionService {
   }
 
   #validateCode(fields: Pick<ConditionFields, 'code'>): void {
-    const errors = validateConditionCodings(fields.code.coding, 'code.coding')
+    const errors = validateConditionCodings(fields.code.coding ?? [], 'code.coding')
     if (errors.length > 0) throw new ValidationError('The condition code is invalid', errors)
   }
 }

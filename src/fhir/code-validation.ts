@@ -50,21 +50,21 @@ export function isValidIcd10CmCode(code: string): boolean {
  * coding, and every coding of those two systems well formed. Codings of other systems pass.
  */
 export function validateConditionCodings(
-  codings: readonly { system: string; code: string }[],
+  codings: readonly { system?: string; code?: string }[],
   path: string,
 ): FieldError[] {
   const errors: FieldError[] = []
   for (const [index, coding] of codings.entries()) {
-    if (coding.system === SNOMED_CT && !isValidSnomedId(coding.code)) {
+    if (coding.system === SNOMED_CT && !isValidSnomedId(coding.code ?? '')) {
       errors.push({
         path: `${path}.${index}.code`,
-        message: `${coding.code} is not a valid SNOMED CT concept id`,
+        message: `${coding.code ?? '(missing)'} is not a valid SNOMED CT concept id`,
       })
     }
-    if (coding.system === ICD_10_CM && !isValidIcd10CmCode(coding.code)) {
+    if (coding.system === ICD_10_CM && !isValidIcd10CmCode(coding.code ?? '')) {
       errors.push({
         path: `${path}.${index}.code`,
-        message: `${coding.code} is not a valid ICD-10-CM code`,
+        message: `${coding.code ?? '(missing)'} is not a valid ICD-10-CM code`,
       })
     }
   }

@@ -130,7 +130,7 @@ describe('conditionFieldsFromResource', () => {
     }
 
     expect(conditionFieldsFromResource(resource)).toEqual({
-      code: { coding: [] },
+      code: {},
       clinicalStatus: null,
       verificationStatus: null,
       onset: null,

@@ -58,10 +58,7 @@ function statusConcept(
 /** Reads the mapped fields out of a FHIR Condition; the subject is read by the caller. */
 export function conditionFieldsFromResource(resource: FhirCondition): ConditionFields {
   return {
-    code: {
-      coding: (resource.code?.coding ?? []) as ConditionFields['code']['coding'],
-      ...(resource.code?.text === undefined ? {} : { text: resource.code.text }),
-    },
+    code: (resource.code ?? {}) as ConditionFields['code'],
     clinicalStatus: statusCode(
       resource.clinicalStatus,
       CONDITION_CLINICAL_STATUS,
@@ -92,9 +89,8 @@ export function conditionResourceFromFields(
     id: fhirId,
     subject: { ...current?.subject, reference: `Patient/${subjectFhirId}` },
   }
-  const code: CodeableConcept = {}
-  if (fields.code.coding.length > 0) code.coding = fields.code.coding
-  if (fields.code.text !== undefined) code.text = fields.code.text
+  const code: CodeableConcept = { ...fields.code }
+  if (code.coding?.length === 0) delete code.coding
   // FHIR forbids an element with neither a value nor children, so an empty code is left out.
   setValue(resource, 'code', Object.keys(code).length > 0 ? code : null)
   setValue(

@@ -11,12 +11,12 @@ export function patientFieldsFromResource(resource: FhirPatient): PatientFields 
   else if (resource.deceasedBoolean !== undefined) deceased = { boolean: resource.deceasedBoolean }
 
   return {
-    names: resource.name ?? [],
+    names: (resource.name ?? []) as PatientFields['names'],
     birthDate: resource.birthDate ?? null,
     gender: resource.gender ?? null,
     identifiers: (resource.identifier ?? []) as PatientFields['identifiers'],
     telecom: (resource.telecom ?? []) as PatientFields['telecom'],
-    addresses: resource.address ?? [],
+    addresses: (resource.address ?? []) as PatientFields['addresses'],
     deceased,
   }
 }

@@ -1,60 +1,11 @@
 import { z } from '@hono/zod-openapi'
+import {
+  addressSchema,
+  contactPointSchema,
+  humanNameSchema,
+  identifierSchema,
+} from '../platform/fhir-datatypes.ts'
 import { fhirDateSchema, fhirDateTimeSchema, syncStatusSchema } from '../platform/schemas.ts'
-
-const periodSchema = z.object({
-  start: fhirDateTimeSchema.optional(),
-  end: fhirDateTimeSchema.optional(),
-})
-
-export const humanNameSchema = z
-  .object({
-    use: z.enum(['usual', 'official', 'temp', 'nickname', 'anonymous', 'old', 'maiden']).optional(),
-    text: z.string().min(1).optional(),
-    family: z.string().min(1).optional(),
-    given: z.array(z.string().min(1)).optional(),
-    prefix: z.array(z.string().min(1)).optional(),
-    suffix: z.array(z.string().min(1)).optional(),
-    period: periodSchema.optional(),
-  })
-  .openapi('HumanName', {
-    example: { use: 'official', family: 'Ordóñez', given: ['Bernardo', 'José'] },
-  })
-
-export const identifierSchema = z
-  .object({
-    use: z.enum(['usual', 'official', 'temp', 'secondary', 'old']).optional(),
-    system: z.url(),
-    value: z.string().min(1),
-  })
-  .openapi('Identifier', {
-    example: { system: 'urn:oid:2.16.840.1.113883.4.3.25', value: '999-12-3456' },
-  })
-
-export const contactPointSchema = z
-  .object({
-    system: z.enum(['phone', 'fax', 'email', 'pager', 'url', 'sms', 'other']),
-    value: z.string().min(1),
-    use: z.enum(['home', 'work', 'temp', 'old', 'mobile']).optional(),
-    rank: z.number().int().min(1).optional(),
-  })
-  .openapi('ContactPoint', {
-    example: { system: 'phone', value: '+44 20 7946 0958', use: 'mobile' },
-  })
-
-export const addressSchema = z
-  .object({
-    use: z.enum(['home', 'work', 'temp', 'old', 'billing']).optional(),
-    type: z.enum(['postal', 'physical', 'both']).optional(),
-    text: z.string().min(1).optional(),
-    line: z.array(z.string().min(1)).optional(),
-    city: z.string().min(1).optional(),
-    district: z.string().min(1).optional(),
-    state: z.string().min(1).optional(),
-    postalCode: z.string().min(1).optional(),
-    country: z.string().min(1).optional(),
-    period: periodSchema.optional(),
-  })
-  .openapi('Address', { example: { line: ['12 Queen Square'], city: 'London', country: 'GB' } })
 
 export const deceasedSchema = z
   .union([z.object({ boolean: z.boolean() }), z.object({ dateTime: fhirDateTimeSchema })])
@@ -72,7 +23,6 @@ export const patientFieldsSchema = z.object({
   deceased: deceasedSchema.default(null),
 })
 
-export type HumanName = z.infer<typeof humanNameSchema>
 export type PatientFields = z.infer<typeof patientFieldsSchema>
 
 export const createPatientSchema = patientFieldsSchema.openapi('PatientInput')
