@@ -88,7 +88,7 @@ for (const reference of load.patientIds) {
     expected.push(id)
   else others.push(id)
 }
-say(`${expected.length} of them have a neurological condition and should be enrolled`)
+say(`Patients with a neurological condition, to be enrolled: ${expected.length}`)
 
 // 3. FHIR to registry: wait for every enrolment.
 const enrolled: Patient[] = []
@@ -98,7 +98,8 @@ for (const id of expected) {
 const inboundMs = performance.now() - loadedAt
 const strays = (await Promise.all(others.map(registryPatientOf))).filter(Boolean).length
 say(
-  `FHIR -> registry: ${enrolled.length} patients enrolled ${(inboundMs / 1000).toFixed(1)} s after the load; ${strays} of the ${others.length} others enrolled`,
+  `FHIR -> registry: ${enrolled.length} patients enrolled, the last seen ${(inboundMs / 1000).toFixed(1)} s after the load ended ` +
+    `(${((inboundMs + load.durationMs) / 1000).toFixed(1)} s after it began); ${strays} of the ${others.length} others enrolled`,
 )
 
 // 4. Registry to FHIR: edit some of them through the API and wait for HAPI to show it.

@@ -49,31 +49,62 @@ function putEntry(resource: Resource): BundleEntry {
   }
 }
 
-/**
- * Drops a Condition's encounter reference: bulk exports and single example files carry
- * Conditions whose Encounters are not part of the load, and HAPI enforces referential integrity.
- */
-function withoutEncounter(resource: Resource): Resource {
-  if (resource.resourceType !== 'Condition' || !('encounter' in resource)) return resource
-  const copy = { ...resource }
-  delete copy.encounter
-  return copy
+/** True for a literal reference (`Type/id`) to a resource that is not part of the load. */
+function isDangling(value: unknown, loaded: ReadonlySet<string>): boolean {
+  if (typeof value !== 'object' || value === null || !('reference' in value)) return false
+  const reference = (value as { reference?: unknown }).reference
+  return (
+    typeof reference === 'string' &&
+    /^[A-Z][A-Za-z]+\/[^/]+$/.test(reference) &&
+    !loaded.has(reference)
+  )
 }
 
-function transactionsOf(resources: Resource[]): LoadBatch[] {
+/**
+ * Copies a resource without its references to resources outside the load (the Encounters of a
+ * bulk export, the Organizations of an example file), because HAPI enforces referential
+ * integrity. Returns null when the subject itself is missing, since such a resource cannot load.
+ */
+export function withoutDanglingReferences(
+  resource: Resource,
+  loaded: ReadonlySet<string>,
+): Resource | null {
+  if ('subject' in resource && isDangling(resource.subject, loaded)) return null
+
+  const prune = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.filter((item) => !isDangling(item, loaded)).map(prune)
+    if (typeof value !== 'object' || value === null) return value
+    const copy: Record<string, unknown> = {}
+    for (const [key, inner] of Object.entries(value)) {
+      if (isDangling(inner, loaded)) continue
+      const pruned = prune(inner)
+      // FHIR forbids empty arrays, so an array left empty goes too.
+      if (Array.isArray(pruned) && pruned.length === 0) continue
+      copy[key] = pruned
+    }
+    return copy
+  }
+  return prune(resource) as Resource
+}
+
+function transactionsOf(resources: Resource[]): { batches: LoadBatch[]; skipped: number } {
+  const loaded = new Set(
+    resources.map((resource) => `${resource.resourceType}/${resource.id ?? ''}`),
+  )
+  const loadable = resources
+    .map((resource) => withoutDanglingReferences(resource, loaded))
+    .filter((resource) => resource !== null)
   // Patients go first so that every Condition's subject exists when the Condition arrives.
   const ordered = [
-    ...resources.filter((resource) => resource.resourceType === 'Patient'),
-    ...resources.filter((resource) => resource.resourceType !== 'Patient'),
+    ...loadable.filter((resource) => resource.resourceType === 'Patient'),
+    ...loadable.filter((resource) => resource.resourceType !== 'Patient'),
   ]
   const batches: LoadBatch[] = []
   for (let start = 0; start < ordered.length; start += RESOURCES_PER_TRANSACTION) {
-    const entry = ordered
-      .slice(start, start + RESOURCES_PER_TRANSACTION)
-      .map((resource) => putEntry(withoutEncounter(resource)))
+    const entry = ordered.slice(start, start + RESOURCES_PER_TRANSACTION).map(putEntry)
     batches.push({ bundle: { resourceType: 'Bundle', type: 'transaction', entry } })
   }
-  return batches
+  return { batches, skipped: resources.length - loadable.length }
 }
 
 /**
@@ -84,6 +115,7 @@ function transactionsOf(resources: Resource[]): LoadBatch[] {
 export async function readLoad(
   paths: readonly string[],
   types: ReadonlySet<string>,
+  options: { onSkipped?: (count: number) => void } = {},
 ): Promise<LoadBatch[]> {
   const batches: LoadBatch[] = []
   const loose: Resource[] = []
@@ -118,7 +150,9 @@ export async function readLoad(
     throw new Error(
       `A ${missingId.resourceType} outside a transaction Bundle has no id to PUT it under`,
     )
-  return [...batches, ...transactionsOf(loose)]
+  const converted = transactionsOf(loose)
+  if (converted.skipped > 0) options.onSkipped?.(converted.skipped)
+  return [...batches, ...converted.batches]
 }
 
 /** Posts every batch to HAPI, one transaction at a time, reporting progress after each. */

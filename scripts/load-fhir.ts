@@ -6,9 +6,10 @@
  *
  * PATH is a transaction Bundle file, a folder of such files, a folder of single resources, or a
  * bulk-export NDJSON folder. Transaction and batch Bundles are posted unchanged. Everything else
- * is sent as PUT transactions of the listed types (default Patient and Condition); their
- * Conditions lose their encounter reference, because the Encounters are not part of such a
- * load and HAPI enforces referential integrity.
+ * is sent as PUT transactions of the listed types (default Patient and Condition). Their
+ * references to resources outside the load (a bulk export's Encounters, an example's
+ * Organization) are dropped, because HAPI enforces referential integrity, and a resource whose
+ * subject is outside the load is skipped.
  */
 import { parseArgs } from 'node:util'
 import cliProgress from 'cli-progress'
@@ -28,7 +29,11 @@ export async function loadFhirData(
     timeoutMs: 120_000,
     sourceUri: HOSPITAL_SOURCE_URI,
   })
-  const batches = await readLoad(paths, new Set(types))
+  const batches = await readLoad(paths, new Set(types), {
+    onSkipped: (count) => {
+      process.stderr.write(`Skipped ${count} resources whose subject is not part of the load\n`)
+    },
+  })
   const bar = process.stdout.isTTY
     ? new cliProgress.SingleBar({ format: 'Loading into HAPI [{bar}] {value}/{total} resources' })
     : undefined
@@ -59,7 +64,7 @@ if (import.meta.main) {
     process.stdout.write(
       'Usage: npm run load -- [--fhir-base-url URL] [--types Patient,Condition] PATH...\n' +
         'PATH: a transaction Bundle file, a folder of Bundles or resources, or a bulk NDJSON folder.\n' +
-        'Conditions loaded outside a transaction Bundle lose their encounter reference.\n',
+        'Outside transaction Bundles, references to resources not in the load are dropped.\n',
     )
     process.exit(positionals.length === 0 && !values.help ? 2 : 0)
   }

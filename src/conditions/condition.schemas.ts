@@ -52,14 +52,18 @@ export const VERIFICATION_STATUSES = [
   'entered-in-error',
 ] as const
 
+const clinicalStatusSchema = z.enum(CLINICAL_STATUSES).nullable()
+const verificationStatusSchema = z.enum(VERIFICATION_STATUSES).nullable()
+const recordedDateSchema = fhirDateTimeSchema.nullable()
+
 /** The condition fields that the registry keeps in step with the FHIR Condition. */
 export const conditionFieldsSchema = z.object({
   code: codeableConceptSchema,
-  clinicalStatus: z.enum(CLINICAL_STATUSES).nullable().default(null),
-  verificationStatus: z.enum(VERIFICATION_STATUSES).nullable().default(null),
+  clinicalStatus: clinicalStatusSchema.default(null),
+  verificationStatus: verificationStatusSchema.default(null),
   onset: conditionTimingSchema.default(null),
   abatement: conditionTimingSchema.default(null),
-  recordedDate: fhirDateTimeSchema.nullable().default(null),
+  recordedDate: recordedDateSchema.default(null),
 })
 
 export type ConditionFields = z.infer<typeof conditionFieldsSchema>
@@ -69,7 +73,21 @@ export const createConditionSchema = conditionFieldsSchema
   .extend({ patientId: z.uuid() })
   .openapi('ConditionInput')
 
-export const patchConditionSchema = conditionFieldsSchema.partial().openapi('ConditionPatch')
+/**
+ * A PATCH body: a field left out keeps its value. It has no defaults, because zod 4 applies a
+ * default even inside `.partial()`, which would reset every field the caller did not send.
+ */
+export const patchConditionSchema = z
+  .object({
+    code: codeableConceptSchema,
+    clinicalStatus: clinicalStatusSchema,
+    verificationStatus: verificationStatusSchema,
+    onset: conditionTimingSchema,
+    abatement: conditionTimingSchema,
+    recordedDate: recordedDateSchema,
+  })
+  .partial()
+  .openapi('ConditionPatch')
 
 export const conditionSchema = conditionFieldsSchema
   .extend({

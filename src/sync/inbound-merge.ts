@@ -84,7 +84,7 @@ export class InboundMerge {
     const fhirId = resource.id ?? ''
     const known = await this.#patient.findByFhirId(this.#deps.db, fhirId)
     if (known) return this.#mergeKnown(this.#patient, resource)
-    if (this.#isOwnWrite(resource)) return 'stale'
+    if (this.#isOwnWrite(resource)) return 'own-write'
 
     const hasRegistryIdentifier = (resource.identifier ?? []).some(
       (identifier) => identifier.system === this.#deps.registryIdentifierSystem,
@@ -104,7 +104,7 @@ export class InboundMerge {
   async applyCondition(resource: FhirCondition): Promise<MergeOutcome> {
     const known = await this.#condition.findByFhirId(this.#deps.db, resource.id ?? '')
     if (known) return this.#mergeKnown(this.#condition, resource)
-    if (this.#isOwnWrite(resource)) return 'stale'
+    if (this.#isOwnWrite(resource)) return 'own-write'
 
     const subjectId = patientIdFromReference((resource.subject as Reference | undefined)?.reference)
     if (subjectId === null) return 'not-enrolled'
