@@ -268,6 +268,8 @@ export class InboundMerge {
         rowVersion: current.version,
         inStep: !result.fhirBehind,
       })
+      // TODO: an open clash still lets the push carry the registry value to FHIR; it should hold
+      // the field back until a steward resolves the conflict.
       if (result.clashes.some((clash) => clash.resolution === null)) {
         await trx
           .updateTable(entity.table as 'patients')
