@@ -72,7 +72,19 @@ export function withoutDanglingReferences(
   if ('subject' in resource && isDangling(resource.subject, loaded)) return null
 
   const prune = (value: unknown): unknown => {
-    if (Array.isArray(value)) return value.filter((item) => !isDangling(item, loaded)).map(prune)
+    if (Array.isArray(value)) {
+      // A Patient.link item is nothing without its required `other`, so it goes as a whole.
+      const kept = value.filter(
+        (item: unknown) =>
+          !isDangling(item, loaded) &&
+          !(
+            typeof item === 'object' &&
+            item !== null &&
+            isDangling((item as { other?: unknown }).other, loaded)
+          ),
+      )
+      return kept.map(prune)
+    }
     if (typeof value !== 'object' || value === null) return value
     const copy: Record<string, unknown> = {}
     for (const [key, inner] of Object.entries(value)) {
