@@ -2,6 +2,7 @@ import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
 import type { AppEnv } from '../platform/http.ts'
 import {
   ERROR_RESPONSES,
+  WRITE_ERROR_RESPONSES,
   idParamSchema,
   jsonContent,
   ifMatchHeaderSchema,
@@ -76,7 +77,7 @@ const replacePatientRoute = createRoute({
   },
   responses: {
     200: { description: 'The updated patient', content: jsonContent(patientSchema) },
-    ...ERROR_RESPONSES,
+    ...WRITE_ERROR_RESPONSES,
   },
 })
 
@@ -93,7 +94,7 @@ const patchPatientRoute = createRoute({
   },
   responses: {
     200: { description: 'The updated patient', content: jsonContent(patientSchema) },
-    ...ERROR_RESPONSES,
+    ...WRITE_ERROR_RESPONSES,
   },
 })
 
@@ -106,7 +107,7 @@ const deletePatientRoute = createRoute({
   request: { params: idParamSchema, headers: ifMatchHeaderSchema },
   responses: {
     204: { description: 'Deleted' },
-    ...ERROR_RESPONSES,
+    ...WRITE_ERROR_RESPONSES,
   },
 })
 

@@ -54,6 +54,7 @@ const problemContent = { 'application/problem+json': { schema: problemSchema } }
 /** Error responses shared by the routes, for their OpenAPI descriptions. */
 export const ERROR_RESPONSES = {
   400: { description: 'Invalid request', content: problemContent },
+  401: { description: 'Credentials missing or wrong', content: problemContent },
   404: { description: 'Not found', content: problemContent },
   409: { description: 'Conflicts with the current state', content: problemContent },
   412: {
@@ -61,6 +62,15 @@ export const ERROR_RESPONSES = {
     content: problemContent,
   },
   428: { description: 'If-Match is missing', content: problemContent },
+} as const
+
+/** Error responses of a versioned write (PUT, PATCH, DELETE) of one entity. */
+export const WRITE_ERROR_RESPONSES = {
+  400: ERROR_RESPONSES[400],
+  404: ERROR_RESPONSES[404],
+  409: ERROR_RESPONSES[409],
+  412: ERROR_RESPONSES[412],
+  428: ERROR_RESPONSES[428],
 } as const
 
 export const idParamSchema = z.object({

@@ -158,6 +158,7 @@ const putRoute = createRoute({
   responses: {
     204: { description: 'Recorded; the merge runs in the background' },
     400: ERROR_RESPONSES[400],
+    401: ERROR_RESPONSES[401],
   },
 })
 
@@ -168,7 +169,11 @@ const deleteRoute = createRoute({
   tags: [TAG],
   summary: 'Receive a delete from a HAPI rest-hook Subscription',
   request: { params: resourceParams, headers: authorization },
-  responses: { 204: { description: 'Recorded' }, 400: ERROR_RESPONSES[400] },
+  responses: {
+    204: { description: 'Recorded' },
+    400: ERROR_RESPONSES[400],
+    401: ERROR_RESPONSES[401],
+  },
 })
 
 const postRoute = createRoute({
@@ -178,7 +183,11 @@ const postRoute = createRoute({
   tags: [TAG],
   summary: 'Receive a Bundle notification, or an empty one from a payload-less Subscription',
   request: { headers: authorization },
-  responses: { 204: { description: 'Recorded' }, 400: ERROR_RESPONSES[400] },
+  responses: {
+    204: { description: 'Recorded' },
+    400: ERROR_RESPONSES[400],
+    401: ERROR_RESPONSES[401],
+  },
 })
 
 export function registerReceiverRoutes(
