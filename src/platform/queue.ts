@@ -130,7 +130,16 @@ export class PgBossQueue implements JobQueue {
   ): Promise<void> {
     await this.boss.work<JobDataByQueue[Q]>(
       queue,
-      { batchSize: 1, localConcurrency: concurrency, pollingIntervalSeconds: 1 },
+      {
+        batchSize: 1,
+        localConcurrency: concurrency,
+        pollingIntervalSeconds: 1,
+        // With LISTEN/NOTIFY on, pg-boss 12 waits notifyPollingIntervalSeconds (30 s by default)
+        // between fetches, not pollingIntervalSeconds. A NOTIFY wakes a worker for one fetch only,
+        // so after a burst the jobs left over, and a stately job held back while another job of
+        // its key ran, would wait up to 30 s each.
+        notifyPollingIntervalSeconds: 1,
+      },
       async (jobs) => {
         for (const job of jobs) await handler(job)
       },
