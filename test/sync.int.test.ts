@@ -100,6 +100,30 @@ describe('registry to FHIR', () => {
     expect(stored?.gender).toBe('female')
   })
 
+  it('keeps the fields a PATCH does not name', async () => {
+    const created = await createPatient({
+      names: [{ family: 'Partial', given: ['Pat'] }],
+      birthDate: '1966-07',
+      identifiers: [{ system: 'urn:oid:2.16.840.1.113883.4.3.25', value: 'P-1' }],
+      telecom: [{ system: 'phone', value: '+1 555 0100' }],
+    })
+
+    const response = await t.api(
+      'PATCH',
+      `/patients/${created.id}`,
+      { gender: 'female' },
+      { 'If-Match': '"1"' },
+    )
+    const patched = (await response.json()) as Patient
+
+    expect(response.status).toBe(200)
+    expect(patched.gender).toBe('female')
+    expect(patched.names).toEqual(created.names)
+    expect(patched.birthDate).toBe('1966-07')
+    expect(patched.identifiers).toEqual(created.identifiers)
+    expect(patched.telecom).toEqual(created.telecom)
+  })
+
   it('rejects a stale If-Match with 412', async () => {
     const created = await createPatient({ names: [{ family: 'Stale' }] })
     const first = await t.api(

@@ -3,7 +3,7 @@ import { validateConditionCodings } from '../fhir/code-validation.ts'
 import type { NeurologyValueSet } from '../fhir/neurology-value-set.ts'
 import type { PatientRepository } from '../patients/patient.repository.ts'
 import type { Clock } from '../platform/clock.ts'
-import type { Database, Executor } from '../platform/db.ts'
+import type { Database } from '../platform/db.ts'
 import {
   NotFoundError,
   PreconditionRequiredError,
@@ -11,7 +11,12 @@ import {
   VersionMismatchError,
 } from '../platform/errors.ts'
 import { decodeCursor, encodeCursor } from '../platform/paging.ts'
-import { QUEUES, type JobQueue } from '../platform/queue.ts'
+import {
+  QUEUES,
+  transactionWithJobs,
+  type JobQueue,
+  type TransactionJobs,
+} from '../platform/queue.ts'
 import { softDeleteRow } from '../platform/sync-columns.ts'
 import { syncStatusOf } from '../platform/sync-dto.ts'
 import {
@@ -55,17 +60,15 @@ export function toCondition(row: ConditionRow): Condition {
   }
 }
 
-/** Sends the push job for a condition inside the caller's transaction. */
+/** Sends the push job for a condition with the caller's transaction. */
 export async function enqueueConditionPush(
-  queue: JobQueue,
-  db: Executor,
+  jobs: TransactionJobs,
   conditionId: string,
 ): Promise<void> {
-  await queue.send(
+  await jobs.send(
     QUEUES.fhirPush,
     { entityType: 'condition', entityId: conditionId },
     { singletonKey: `condition:${conditionId}` },
-    db,
   )
 }
 
@@ -84,7 +87,7 @@ export class ConditionService {
     this.#validateCode(fields)
     const id = crypto.randomUUID()
 
-    const row = await db.transaction().execute(async (trx) => {
+    const row = await transactionWithJobs(db, queue, async (trx, jobs) => {
       const patient = await patients.findById(trx, patientId)
       if (!patient) {
         throw new ValidationError(`Patient ${patientId} was not found`, [
@@ -101,7 +104,7 @@ export class ConditionService {
         updatedAt: clock.now(),
         fhirId: id,
       })
-      await enqueueConditionPush(queue, trx, id)
+      await enqueueConditionPush(jobs, id)
       return inserted
     })
     return toCondition(row)
@@ -151,7 +154,7 @@ export class ConditionService {
     if (expectedVersion === undefined) throw new PreconditionRequiredError()
     if (changes.code) this.#validateCode({ code: changes.code })
 
-    const row = await db.transaction().execute(async (trx) => {
+    const row = await transactionWithJobs(db, queue, async (trx, jobs) => {
       const current = await conditions.findById(trx, id, { forUpdate: true })
       if (!current) throw new NotFoundError('Condition', id)
       if (current.version !== expectedVersion) {
@@ -168,7 +171,7 @@ export class ConditionService {
           updatedAt: clock.now(),
         },
       )
-      await enqueueConditionPush(queue, trx, id)
+      await enqueueConditionPush(jobs, id)
       return updated
     })
     return toCondition(row)
@@ -177,14 +180,14 @@ export class ConditionService {
   /** Deletes a condition in the registry; the push deletes it in HAPI. */
   async delete(id: string, expectedVersion: number | undefined, actor: string): Promise<void> {
     const { db, conditions, queue, clock } = this.#deps
-    await db.transaction().execute(async (trx) => {
+    await transactionWithJobs(db, queue, async (trx, jobs) => {
       const current = await conditions.findById(trx, id, { forUpdate: true })
       if (!current) throw new NotFoundError('Condition', id)
       if (expectedVersion !== undefined && current.version !== expectedVersion) {
         throw new VersionMismatchError('Condition', id, expectedVersion, current.version)
       }
       await softDeleteRow(trx, 'conditions', id, { updatedBy: actor, updatedAt: clock.now() })
-      await enqueueConditionPush(queue, trx, id)
+      await enqueueConditionPush(jobs, id)
     })
   }
 

@@ -12,22 +12,34 @@ export const deceasedSchema = z
   .nullable()
   .openapi({ description: 'FHIR deceased[x]: either a flag or the date and time of death' })
 
+const patientFieldSchemas = {
+  names: z.array(humanNameSchema),
+  birthDate: fhirDateSchema.nullable(),
+  gender: z.enum(['male', 'female', 'other', 'unknown']).nullable(),
+  identifiers: z.array(identifierSchema),
+  telecom: z.array(contactPointSchema),
+  addresses: z.array(addressSchema),
+  deceased: deceasedSchema,
+}
+
 /** The patient fields that the registry keeps in step with the FHIR Patient. */
 export const patientFieldsSchema = z.object({
-  names: z.array(humanNameSchema).default([]),
-  birthDate: fhirDateSchema.nullable().default(null),
-  gender: z.enum(['male', 'female', 'other', 'unknown']).nullable().default(null),
-  identifiers: z.array(identifierSchema).default([]),
-  telecom: z.array(contactPointSchema).default([]),
-  addresses: z.array(addressSchema).default([]),
-  deceased: deceasedSchema.default(null),
+  names: patientFieldSchemas.names.default([]),
+  birthDate: patientFieldSchemas.birthDate.default(null),
+  gender: patientFieldSchemas.gender.default(null),
+  identifiers: patientFieldSchemas.identifiers.default([]),
+  telecom: patientFieldSchemas.telecom.default([]),
+  addresses: patientFieldSchemas.addresses.default([]),
+  deceased: patientFieldSchemas.deceased.default(null),
 })
 
 export type PatientFields = z.infer<typeof patientFieldsSchema>
 
 export const createPatientSchema = patientFieldsSchema.openapi('PatientInput')
 
-export const patchPatientSchema = patientFieldsSchema.partial().openapi('PatientPatch')
+// Built without defaults, because zod fills in defaults even inside .partial(), and a patch that
+// names one field must leave the others as they are.
+export const patchPatientSchema = z.object(patientFieldSchemas).partial().openapi('PatientPatch')
 
 export const patientSchema = patientFieldsSchema
   .extend({

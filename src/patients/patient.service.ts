@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely'
 import type { ConditionRepository } from '../conditions/condition.repository.ts'
 import type { Clock } from '../platform/clock.ts'
-import type { Database, Executor } from '../platform/db.ts'
+import type { Database } from '../platform/db.ts'
 import {
   NotFoundError,
   PreconditionRequiredError,
@@ -9,7 +9,12 @@ import {
   VersionMismatchError,
 } from '../platform/errors.ts'
 import { decodeCursor, encodeCursor } from '../platform/paging.ts'
-import { QUEUES, type JobQueue } from '../platform/queue.ts'
+import {
+  QUEUES,
+  transactionWithJobs,
+  type JobQueue,
+  type TransactionJobs,
+} from '../platform/queue.ts'
 import { softDeleteRow } from '../platform/sync-columns.ts'
 import { syncStatusOf } from '../platform/sync-dto.ts'
 import {
@@ -53,17 +58,12 @@ export function toPatient(row: PatientRow): Patient {
   }
 }
 
-/** Sends the push job for a patient inside the caller's transaction. */
-export async function enqueuePatientPush(
-  queue: JobQueue,
-  db: Executor,
-  patientId: string,
-): Promise<void> {
-  await queue.send(
+/** Sends the push job for a patient with the caller's transaction. */
+export async function enqueuePatientPush(jobs: TransactionJobs, patientId: string): Promise<void> {
+  await jobs.send(
     QUEUES.fhirPush,
     { entityType: 'patient', entityId: patientId },
     { singletonKey: `patient:${patientId}` },
-    db,
   )
 }
 
@@ -85,7 +85,7 @@ export class PatientService {
       identifiers: [...fields.identifiers, this.#registryIdentifier(id)],
     }
 
-    const row = await db.transaction().execute(async (trx) => {
+    const row = await transactionWithJobs(db, queue, async (trx, jobs) => {
       const inserted = await patients.insert(trx, {
         id,
         source: 'registry',
@@ -94,7 +94,7 @@ export class PatientService {
         updatedAt: clock.now(),
         fhirId: id,
       })
-      await enqueuePatientPush(queue, trx, id)
+      await enqueuePatientPush(jobs, id)
       return inserted
     })
     return toPatient(row)
@@ -148,7 +148,7 @@ export class PatientService {
     if (expectedVersion === undefined) throw new PreconditionRequiredError()
     if (changes.identifiers) this.#rejectRegistryIdentifier({ identifiers: changes.identifiers })
 
-    const row = await db.transaction().execute(async (trx) => {
+    const row = await transactionWithJobs(db, queue, async (trx, jobs) => {
       const current = await patients.findById(trx, id, { forUpdate: true })
       if (!current) throw new NotFoundError('Patient', id)
       if (current.version !== expectedVersion) {
@@ -168,7 +168,7 @@ export class PatientService {
         updatedBy: actor,
         updatedAt: clock.now(),
       })
-      await enqueuePatientPush(queue, trx, id)
+      await enqueuePatientPush(jobs, id)
       return updated
     })
     return toPatient(row)
@@ -177,7 +177,7 @@ export class PatientService {
   /** Deletes a patient and its conditions in the registry; the push deletes them in HAPI. */
   async delete(id: string, expectedVersion: number | undefined, actor: string): Promise<void> {
     const { db, patients, queue, clock } = this.#deps
-    await db.transaction().execute(async (trx) => {
+    await transactionWithJobs(db, queue, async (trx, jobs) => {
       const current = await patients.findById(trx, id, { forUpdate: true })
       if (!current) throw new NotFoundError('Patient', id)
       if (expectedVersion !== undefined && current.version !== expectedVersion) {
@@ -188,7 +188,7 @@ export class PatientService {
       for (const condition of conditions)
         await softDeleteRow(trx, 'conditions', condition.id, change)
       await softDeleteRow(trx, 'patients', id, change)
-      await enqueuePatientPush(queue, trx, id)
+      await enqueuePatientPush(jobs, id)
     })
   }
 

@@ -18,7 +18,7 @@ import { enqueuePatientPush } from '../patients/patient.service.ts'
 import type { Clock } from '../platform/clock.ts'
 import type { Database, Executor } from '../platform/db.ts'
 import type { Logger } from '../platform/logger.ts'
-import type { JobQueue } from '../platform/queue.ts'
+import { transactionWithJobs, type JobQueue } from '../platform/queue.ts'
 import { recordSyncPoint, softDeleteRow } from '../platform/sync-columns.ts'
 import {
   conditionEntity,
@@ -195,7 +195,7 @@ export class InboundMerge {
     const fhirFields = entity.fieldsOfResource(resource)
     const fhirUpdatedAt = resource.meta?.lastUpdated ? new Date(resource.meta.lastUpdated) : null
 
-    return db.transaction().execute(async (trx) => {
+    return transactionWithJobs(db, queue, async (trx, jobs) => {
       const row = await entity.findByFhirId(trx, resource.id ?? '', { forUpdate: true })
       if (!row) return 'stale'
       if (row.fhir_version_id !== null && version <= row.fhir_version_id) return 'stale'
@@ -278,8 +278,8 @@ export class InboundMerge {
           .execute()
       }
       if (result.fhirBehind) {
-        if (entity.entityType === 'patient') await enqueuePatientPush(queue, trx, row.id)
-        else await enqueueConditionPush(queue, trx, row.id)
+        if (entity.entityType === 'patient') await enqueuePatientPush(jobs, row.id)
+        else await enqueueConditionPush(jobs, row.id)
       }
 
       if (result.clashes.length > 0) return 'merged-with-conflicts'
@@ -296,7 +296,7 @@ export class InboundMerge {
     const fhirId = resource.id ?? ''
     const fhirFields = patientFieldsFromResource(resource)
 
-    const outcome = await db.transaction().execute(async (trx) => {
+    const outcome = await transactionWithJobs(db, queue, async (trx, jobs) => {
       await this.#lockResource(trx, `Patient/${fhirId}`)
       if (await patients.findByFhirId(trx, fhirId)) return 'unchanged' as const
 
@@ -326,7 +326,7 @@ export class InboundMerge {
         syncState: hasIdentifier ? 'synced' : 'pending',
       })
       for (const condition of conditions) await this.#insertCondition(trx, id, condition)
-      if (!hasIdentifier) await enqueuePatientPush(queue, trx, id)
+      if (!hasIdentifier) await enqueuePatientPush(jobs, id)
       return 'enrolled' as const
     })
     if (outcome === 'enrolled')

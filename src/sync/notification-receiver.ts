@@ -5,7 +5,7 @@ import type { Kysely } from 'kysely'
 import type { Database } from '../platform/db.ts'
 import { UnauthorizedError, ValidationError } from '../platform/errors.ts'
 import type { AppEnv } from '../platform/http.ts'
-import { QUEUES, type JobQueue, type MergeJobData } from '../platform/queue.ts'
+import { QUEUES, transactionWithJobs, type JobQueue, type MergeJobData } from '../platform/queue.ts'
 import { ERROR_RESPONSES } from '../platform/schemas.ts'
 import type { NotificationRepository } from './notification.repository.ts'
 
@@ -55,7 +55,7 @@ export class NotificationReceiver {
     if (!SYNCED_TYPES.has(delivery.resourceType)) return false
     const { db, notifications, queue } = this.#deps
     const versionId = Number(delivery.resource?.meta?.versionId)
-    await db.transaction().execute(async (trx) => {
+    await transactionWithJobs(db, queue, async (trx, jobs) => {
       await notifications.insert(trx, {
         method: delivery.method,
         resourceType: delivery.resourceType,
@@ -67,12 +67,9 @@ export class NotificationReceiver {
         resourceType: delivery.resourceType as MergeJobData['resourceType'],
         resourceId: delivery.resourceId,
       }
-      await queue.send(
-        QUEUES.fhirMerge,
-        data,
-        { singletonKey: `${data.resourceType}/${data.resourceId}` },
-        trx,
-      )
+      await jobs.send(QUEUES.fhirMerge, data, {
+        singletonKey: `${data.resourceType}/${data.resourceId}`,
+      })
     })
     return true
   }
