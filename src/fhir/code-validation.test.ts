@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { isValidIcd10CmCode, isValidSnomedId, validateConditionCodings } from './code-validation.ts'
 import { ICD_10_CM, SNOMED_CT } from './constants.ts'
 
-const DATA_DIR = join(import.meta.dirname, '../../../shared/data')
+const DATA_DIR = process.env.SAMPLE_DATA_DIR ?? join(import.meta.dirname, '../../../shared/data')
 
 function collectSnomedCodes(value: unknown, codes: Set<string>): void {
   if (Array.isArray(value)) {

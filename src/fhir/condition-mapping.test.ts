@@ -15,7 +15,7 @@ import {
   SNOMED_CT,
 } from './constants.ts'
 
-const DATA_DIR = join(import.meta.dirname, '../../../shared/data')
+const DATA_DIR = process.env.SAMPLE_DATA_DIR ?? join(import.meta.dirname, '../../../shared/data')
 const MAPPED_ELEMENTS = [
   'code',
   'clinicalStatus',

@@ -6,7 +6,10 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { ICD_10_CM, SNOMED_CT } from './constants.ts'
 import { NeurologyValueSet } from './neurology-value-set.ts'
 
-const SYNTHEA_DIR = join(import.meta.dirname, '../../../shared/data/synthea')
+const SYNTHEA_DIR = join(
+  process.env.SAMPLE_DATA_DIR ?? join(import.meta.dirname, '../../../shared/data'),
+  'synthea',
+)
 
 const valueSet = NeurologyValueSet.fromFile()
 

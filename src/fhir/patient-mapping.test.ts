@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest'
 import type { PatientFields } from '../patients/patient.schemas.ts'
 import { patientFieldsFromResource, patientResourceFromFields } from './patient-mapping.ts'
 
-const DATA_DIR = join(import.meta.dirname, '../../../shared/data')
+const DATA_DIR = process.env.SAMPLE_DATA_DIR ?? join(import.meta.dirname, '../../../shared/data')
 const MAPPED_ELEMENTS = [
   'name',
   'birthDate',
