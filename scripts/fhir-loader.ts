@@ -120,9 +120,9 @@ function transactionsOf(resources: Resource[]): { batches: LoadBatch[]; skipped:
 }
 
 /**
- * Reads what a load sends: transaction or batch Bundles are posted as they are; a collection or
- * search Bundle, single resource files and NDJSON lines become PUT transactions of the types
- * in `types` (resources need an id then).
+ * Reads what a load sends. Transaction and batch Bundles are posted as they are. Collection and
+ * search Bundles, single resource files and NDJSON lines become PUT transactions of the types
+ * in `types`, so those resources need an id.
  */
 export async function readLoad(
   paths: readonly string[],

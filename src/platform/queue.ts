@@ -159,10 +159,9 @@ export interface TransactionJobs {
 
 /**
  * Runs `work` in a transaction whose jobs are sent twice: inside the transaction, so a crash
- * after the commit cannot lose them, and again after the commit. The second send is needed
- * because a stately queue drops a send while a job of the same key is still waiting, and that
- * waiting job may be claimed and read the database before this transaction commits, never
- * seeing its change. After the commit, a waiting job is sure to see it, and a running one no
+ * after the commit cannot lose them, and again after the commit. A stately queue drops a send
+ * while a job of the same key is still waiting. That waiting job may then be claimed and read
+ * the database before this transaction commits, so it never sees the change. After the commit, a waiting job is sure to see it, and a running one no
  * longer blocks a new job of its key. The repeat costs nothing when the first send stands,
  * because it coalesces with it.
  */
@@ -180,8 +179,8 @@ export async function transactionWithJobs<T>(
       },
     }),
   )
-  // TODO: a crash between the commit and these sends leaves only the first send, which the race
-  // above may have dropped; nothing re-scans pending rows yet to push such a change.
+  // TODO: a crash right after the commit leaves only the first send, which may have been dropped.
+  // Nothing re-scans pending rows yet, so such a change waits for the next edit of its row.
   for (const job of sent) {
     await queue.send(job.queue, job.data, { singletonKey: job.singletonKey })
   }
