@@ -19,21 +19,24 @@ const { values, positionals } = parseArgs({
   options: {
     'registry-url': {
       type: 'string',
-      default: process.env.REGISTRY_URL ?? 'http://127.0.0.1:3000',
+      default: process.env.REGISTRY_URL ?? `http://127.0.0.1:${process.env.PORT ?? '3000'}`,
     },
     'fhir-base-url': {
       type: 'string',
-      default: process.env.FHIR_BASE_URL ?? 'http://127.0.0.1:8080/fhir',
+      default:
+        process.env.FHIR_BASE_URL ?? `http://127.0.0.1:${process.env.HAPI_PORT ?? '8080'}/fhir`,
     },
     edits: { type: 'string', default: '3' },
     'timeout-seconds': { type: 'string', default: '180' },
+    help: { type: 'boolean', default: false },
   },
 })
-if (positionals.length === 0) {
-  process.stderr.write(
-    'Usage: npm run demo -- [--registry-url URL] [--fhir-base-url URL] [--edits N] PATH...\n',
+if (values.help || positionals.length === 0) {
+  process.stdout.write(
+    'Usage: npm run demo -- [--registry-url URL] [--fhir-base-url URL] [--edits N] PATH...\n' +
+      'Defaults: the registry on PORT (3000) and HAPI on HAPI_PORT (8080) of 127.0.0.1.\n',
   )
-  process.exit(2)
+  process.exit(values.help ? 0 : 2)
 }
 const registryUrl = values['registry-url']
 const timeoutMs = Number(values['timeout-seconds']) * 1000

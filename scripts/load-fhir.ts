@@ -54,7 +54,8 @@ if (import.meta.main) {
     options: {
       'fhir-base-url': {
         type: 'string',
-        default: process.env.FHIR_BASE_URL ?? 'http://127.0.0.1:8080/fhir',
+        default:
+          process.env.FHIR_BASE_URL ?? `http://127.0.0.1:${process.env.HAPI_PORT ?? '8080'}/fhir`,
       },
       types: { type: 'string', default: 'Patient,Condition' },
       help: { type: 'boolean', default: false },

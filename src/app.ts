@@ -21,6 +21,7 @@ import {
   createRouter,
   handleError,
   handleNotFound,
+  limitBodySize,
   requestContext,
   type AppEnv,
 } from './platform/http.ts'
@@ -142,6 +143,7 @@ export async function createRegistry(
 
   const app = createRouter()
   app.use(requestContext(logger))
+  app.use(limitBodySize())
   app.onError(handleError)
   app.notFound(handleNotFound)
   registerPatientRoutes(app, patientService)

@@ -346,22 +346,16 @@ describe('receiver delivery', () => {
     expect(processed.map((rows) => rows.length)).toEqual(ids.map(() => 2))
   })
 
-  it('records and merges a history Bundle', async () => {
+  it('records a history Bundle delivery', async () => {
     const patient = await createSyncedPatient('Bundled')
     const current = await t.hospital.read<FhirPatient>('Patient', patient.id)
     if (!current) throw new Error(`Patient/${patient.id} is missing in HAPI`)
-    // Version 2 is built here, not written to HAPI, so only this Bundle can bring it to the
-    // registry and the Subscription cannot merge it first.
-    const version2: FhirPatient = {
+    // The merge reads what HAPI holds, so version 2 must really be written there. Its own
+    // Subscription delivery is merged first, which makes the Bundle a duplicate delivery.
+    const version2 = await t.hospital.update<FhirPatient>({
       ...current,
-      meta: {
-        ...current.meta,
-        versionId: '2',
-        lastUpdated: new Date().toISOString(),
-        source: 'https://hospital.example.org/ehr',
-      },
       telecom: [{ system: 'email', value: 'bundled@example.org' }],
-    }
+    })
     const bundle: Bundle = {
       resourceType: 'Bundle',
       type: 'history',
@@ -374,6 +368,10 @@ describe('receiver delivery', () => {
         },
       ],
     }
+    await waitFor('version 2 merged through the Subscription', async () => {
+      const merged = await getPatient(patient.id)
+      return merged.sync.fhirVersionId === 2 ? merged : undefined
+    })
     const before = await lastNotificationId()
 
     const response = await deliver('POST', '', JSON.stringify(bundle))
@@ -383,7 +381,7 @@ describe('receiver delivery', () => {
     expect(response.status).toBe(204)
     expect(await response.text()).toBe('')
     expect(rows.map((row) => [row.method, row.version_id, row.outcome])).toEqual([
-      ['PUT', 2, 'merged'],
+      ['PUT', 2, 'stale'],
     ])
     expect(after.telecom).toEqual([{ system: 'email', value: 'bundled@example.org' }])
     expect(after.sync.fhirVersionId).toBe(2)

@@ -149,6 +149,53 @@ describe('registry to FHIR', () => {
     expect((await getPatient(created.id)).gender).toBe('other')
   })
 
+  it('pages through every patient once', async () => {
+    const family = `Pager${Date.now()}`
+    const created: string[] = []
+    for (let index = 0; index < 7; index++) {
+      created.push((await createPatient({ names: [{ family, given: [`P${index}`] }] })).id)
+    }
+
+    const seen: string[] = []
+    let cursor: string | null = null
+    for (let page = 0; page < 10; page++) {
+      const query: string = cursor ? `&cursor=${cursor}` : ''
+      const response = await t.api('GET', `/patients?name=${family}&limit=2${query}`)
+      const body = (await response.json()) as { items: Patient[]; nextCursor: string | null }
+      seen.push(...body.items.map((patient) => patient.id))
+      cursor = body.nextCursor
+      if (cursor === null) break
+    }
+
+    expect(seen).toHaveLength(7)
+    expect(new Set(seen)).toEqual(new Set(created))
+  })
+
+  it('keeps the version when a PATCH changes nothing', async () => {
+    const created = await createPatient({ names: [{ family: 'Same' }], gender: 'male' })
+    const response = await t.api(
+      'PATCH',
+      `/patients/${created.id}`,
+      { gender: 'male' },
+      { 'If-Match': '"1"' },
+    )
+    expect(response.status).toBe(200)
+    expect(((await response.json()) as Patient).version).toBe(1)
+  })
+
+  it('rejects unknown fields', async () => {
+    const response = await t.api('POST', '/patients', { birthdate: '1980' })
+    expect(response.status).toBe(400)
+    expect(((await response.json()) as { code: string }).code).toBe('VALIDATION_FAILED')
+  })
+
+  it('requires If-Match on delete', async () => {
+    const created = await createPatient({ names: [{ family: 'Keep' }] })
+    const response = await t.api('DELETE', `/patients/${created.id}`)
+    expect(response.status).toBe(428)
+    expect((await getPatient(created.id)).version).toBe(1)
+  })
+
   it('requires If-Match on update', async () => {
     const created = await createPatient({ names: [{ family: 'NoMatch' }] })
     const response = await t.api('PATCH', `/patients/${created.id}`, { gender: 'male' })
@@ -196,6 +243,64 @@ describe('FHIR to registry', () => {
     expect(merged.updatedBy).toBe('fhir-merge')
     expect(merged.sync.fhirVersionId).toBe(2)
     expect(merged.names).toEqual([{ family: 'Nguyen', given: ['Thi'] }])
+  })
+
+  it('restores the registry identifier a HAPI edit drops', async () => {
+    const created = await createPatient({ names: [{ family: 'Keeper' }] })
+    await waitForFhirVersion(created.id, 1)
+    const current = await t.hospital.read<FhirPatient>('Patient', created.id)
+    if (!current) throw new Error('patient missing in HAPI')
+
+    await t.hospital.update({
+      ...current,
+      identifier: [{ system: 'urn:oid:1.2.3', value: 'MRN1' }],
+    })
+
+    const restored = await waitFor('the registry identifier back in HAPI', async () => {
+      const stored = await t.hospital.read<FhirPatient>('Patient', created.id)
+      const versionId = Number(stored?.meta?.versionId)
+      return versionId >= 3 && stored ? stored : undefined
+    })
+    expect(restored.identifier).toContainEqual({ system: 'urn:oid:1.2.3', value: 'MRN1' })
+    expect(restored.identifier).toContainEqual({
+      use: 'official',
+      system: t.identifierSystem,
+      value: created.id,
+    })
+    const patient = await waitForFhirVersion(created.id, 3)
+    expect(patient.identifiers).toHaveLength(2)
+  })
+
+  it('ignores a delivery whose body HAPI never stored', async () => {
+    const created = await createPatient({ names: [{ family: 'Genuine' }], birthDate: '1971' })
+    await waitForFhirVersion(created.id, 1)
+
+    const forged = await fetch(`${t.url}/fhir-hook/Patient/${created.id}`, {
+      method: 'PUT',
+      headers: {
+        Authorization: `Bearer ${t.registry.config.SUBSCRIPTION_SECRET}`,
+        'Content-Type': 'application/fhir+json',
+      },
+      body: JSON.stringify({
+        resourceType: 'Patient',
+        id: created.id,
+        meta: { versionId: '99' },
+        name: [{ family: 'Injected' }],
+      }),
+    })
+    expect(forged.status).toBe(204)
+
+    const outcomes = await waitFor('the forged delivery processed', async () => {
+      const rows = await notificationOutcomes(created.id)
+      const forgedRow = rows.find((row) => row.version_id === 99)
+      return forgedRow?.outcome ? rows : undefined
+    })
+    const after = await getPatient(created.id)
+
+    expect(outcomes.find((row) => row.version_id === 99)?.outcome).toBe('stale')
+    expect(after.names).toEqual([{ family: 'Genuine' }])
+    expect(after.birthDate).toBe('1971')
+    expect(after.sync.fhirVersionId).toBe(1)
   })
 
   it('does not take its own write back as a change', async () => {

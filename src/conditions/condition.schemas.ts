@@ -57,7 +57,7 @@ const verificationStatusSchema = z.enum(VERIFICATION_STATUSES).nullable()
 const recordedDateSchema = fhirDateTimeSchema.nullable()
 
 /** The condition fields that the registry keeps in step with the FHIR Condition. */
-export const conditionFieldsSchema = z.object({
+export const conditionFieldsSchema = z.strictObject({
   code: codeableConceptSchema,
   clinicalStatus: clinicalStatusSchema.default(null),
   verificationStatus: verificationStatusSchema.default(null),
@@ -78,7 +78,7 @@ export const createConditionSchema = conditionFieldsSchema
  * default even inside `.partial()`, which would reset every field the caller did not send.
  */
 export const patchConditionSchema = z
-  .object({
+  .strictObject({
     code: codeableConceptSchema,
     clinicalStatus: clinicalStatusSchema,
     verificationStatus: verificationStatusSchema,

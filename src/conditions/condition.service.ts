@@ -17,6 +17,7 @@ import {
   type JobQueue,
   type TransactionJobs,
 } from '../platform/queue.ts'
+import { sameValue } from '../platform/canonical-json.ts'
 import { softDeleteRow } from '../platform/sync-columns.ts'
 import { syncStatusOf } from '../platform/sync-dto.ts'
 import {
@@ -160,7 +161,10 @@ export class ConditionService {
       if (current.version !== expectedVersion) {
         throw new VersionMismatchError('Condition', id, expectedVersion, current.version)
       }
-      const after: ConditionFields = { ...conditionFieldsOf(current), ...changes }
+      const before = conditionFieldsOf(current)
+      const after: ConditionFields = { ...before, ...changes }
+      // A write that changes nothing keeps its version and needs no push.
+      if (sameValue(before, after)) return current
       const updated = await conditions.updateFields(
         trx,
         id,
@@ -180,10 +184,11 @@ export class ConditionService {
   /** Deletes a condition in the registry; the push deletes it in HAPI. */
   async delete(id: string, expectedVersion: number | undefined, actor: string): Promise<void> {
     const { db, conditions, queue, clock } = this.#deps
+    if (expectedVersion === undefined) throw new PreconditionRequiredError()
     await transactionWithJobs(db, queue, async (trx, jobs) => {
       const current = await conditions.findById(trx, id, { forUpdate: true })
       if (!current) throw new NotFoundError('Condition', id)
-      if (expectedVersion !== undefined && current.version !== expectedVersion) {
+      if (current.version !== expectedVersion) {
         throw new VersionMismatchError('Condition', id, expectedVersion, current.version)
       }
       await softDeleteRow(trx, 'conditions', id, { updatedBy: actor, updatedAt: clock.now() })

@@ -14,7 +14,11 @@ export const deceasedSchema = z
 
 const patientFieldSchemas = {
   names: z.array(humanNameSchema),
-  birthDate: fhirDateSchema.nullable(),
+  birthDate: fhirDateSchema
+    .refine((value) => value <= new Date().toISOString().slice(0, value.length), {
+      error: 'A birth date cannot be in the future',
+    })
+    .nullable(),
   gender: z.enum(['male', 'female', 'other', 'unknown']).nullable(),
   identifiers: z.array(identifierSchema),
   telecom: z.array(contactPointSchema),
@@ -23,7 +27,7 @@ const patientFieldSchemas = {
 }
 
 /** The patient fields that the registry keeps in step with the FHIR Patient. */
-export const patientFieldsSchema = z.object({
+export const patientFieldsSchema = z.strictObject({
   names: patientFieldSchemas.names.default([]),
   birthDate: patientFieldSchemas.birthDate.default(null),
   gender: patientFieldSchemas.gender.default(null),
@@ -39,7 +43,10 @@ export const createPatientSchema = patientFieldsSchema.openapi('PatientInput')
 
 // Built without defaults, because zod fills in defaults even inside .partial(), and a patch that
 // names one field must leave the others as they are.
-export const patchPatientSchema = z.object(patientFieldSchemas).partial().openapi('PatientPatch')
+export const patchPatientSchema = z
+  .strictObject(patientFieldSchemas)
+  .partial()
+  .openapi('PatientPatch')
 
 export const patientSchema = patientFieldsSchema
   .extend({

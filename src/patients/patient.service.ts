@@ -16,6 +16,7 @@ import {
   type TransactionJobs,
 } from '../platform/queue.ts'
 import { softDeleteRow } from '../platform/sync-columns.ts'
+import { sameValue } from '../platform/canonical-json.ts'
 import { syncStatusOf } from '../platform/sync-dto.ts'
 import {
   patientFieldsOf,
@@ -164,6 +165,8 @@ export class PatientService {
         )
         after.identifiers = [...changes.identifiers, ...own]
       }
+      // A write that changes nothing keeps its version and needs no push.
+      if (sameValue(before, after)) return current
       const updated = await patients.updateFields(trx, id, after, {
         updatedBy: actor,
         updatedAt: clock.now(),
@@ -177,10 +180,11 @@ export class PatientService {
   /** Deletes a patient and its conditions in the registry; the push deletes them in HAPI. */
   async delete(id: string, expectedVersion: number | undefined, actor: string): Promise<void> {
     const { db, patients, queue, clock } = this.#deps
+    if (expectedVersion === undefined) throw new PreconditionRequiredError()
     await transactionWithJobs(db, queue, async (trx, jobs) => {
       const current = await patients.findById(trx, id, { forUpdate: true })
       if (!current) throw new NotFoundError('Patient', id)
-      if (expectedVersion !== undefined && current.version !== expectedVersion) {
+      if (current.version !== expectedVersion) {
         throw new VersionMismatchError('Patient', id, expectedVersion, current.version)
       }
       const change = { updatedBy: actor, updatedAt: clock.now() }

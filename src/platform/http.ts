@@ -1,5 +1,6 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
 import type { Context, MiddlewareHandler } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
 import { HTTPException } from 'hono/http-exception'
 import { routePath } from 'hono/route'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
@@ -88,6 +89,35 @@ function titleOf(status: number): string {
   return titles[status] ?? 'Error'
 }
 
+const HTTP_EXCEPTION_CODES: Record<number, string> = {
+  400: 'MALFORMED_REQUEST',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+}
+
+/** Postgres rejects NUL and invalid code points in text and jsonb (SQLSTATE 22P05, 22021). */
+function isUnstorableText(error: Error): boolean {
+  const code = (error as { code?: unknown }).code
+  return code === '22P05' || code === '22021'
+}
+
+/** Maximum size of a request body; a larger one is rejected with 413. */
+export const MAX_BODY_BYTES = 5 * 1024 * 1024
+
+/** Rejects bodies over `MAX_BODY_BYTES` with a problem document. */
+export function limitBodySize(): MiddlewareHandler<AppEnv> {
+  return bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: (c) =>
+      problemResponse(
+        c as Context<AppEnv>,
+        413,
+        'PAYLOAD_TOO_LARGE',
+        `The body is larger than ${MAX_BODY_BYTES} bytes`,
+      ),
+  })
+}
+
 /** Renders an error as `application/problem+json`. */
 export function problemResponse(
   c: Context<AppEnv>,
@@ -119,9 +149,17 @@ export function handleError(error: Error, c: Context<AppEnv>): Response {
     return problemResponse(c, error.status, error.code, error.message, extra)
   }
   if (error instanceof HTTPException) {
-    // Hono raises these for unreadable bodies, such as malformed JSON.
-    const code = error.status === 400 ? 'MALFORMED_REQUEST' : 'HTTP_ERROR'
+    // Hono raises these for unreadable bodies, such as malformed JSON or a wrong content type.
+    const code = HTTP_EXCEPTION_CODES[error.status] ?? 'HTTP_ERROR'
     return problemResponse(c, error.status, code, error.message || titleOf(error.status))
+  }
+  if (isUnstorableText(error)) {
+    return problemResponse(
+      c,
+      400,
+      'VALIDATION_FAILED',
+      'The request contains a character that cannot be stored, such as NUL (\\u0000)',
+    )
   }
   c.get('logger').error('Request failed', {
     ...errorFields(error),

@@ -91,8 +91,8 @@ export const ifMatchHeaderSchema = z.object({
 export function parseIfMatch(header: string | undefined): number | undefined {
   if (header === undefined) return undefined
   const match = /^\s*(?:W\/)?"?(\d+)"?\s*$/.exec(header)
-  if (!match) return Number.NaN
-  return Number(match[1])
+  const version = Number(match?.[1])
+  return Number.isSafeInteger(version) ? version : Number.NaN
 }
 
 /** Reads If-Match, rejecting a value that names no version. */

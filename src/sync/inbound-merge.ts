@@ -28,7 +28,8 @@ import {
   type SyncedEntity,
   type SyncedRow,
 } from './synced-entities.ts'
-import { mergeThreeWay, sameValue } from './three-way-merge.ts'
+import { sameValue } from '../platform/canonical-json.ts'
+import { mergeThreeWay } from './three-way-merge.ts'
 
 /** Actor recorded on registry rows that a FHIR-side change updated. */
 export const FHIR_MERGE_ACTOR = 'fhir-merge'
@@ -75,7 +76,7 @@ export class InboundMerge {
 
   constructor(deps: InboundMergeDeps) {
     this.#deps = deps
-    this.#patient = patientEntity(deps.patients)
+    this.#patient = patientEntity(deps.patients, deps.registryIdentifierSystem)
     this.#condition = conditionEntity(deps.conditions, deps.valueSet)
   }
 
@@ -217,20 +218,19 @@ export class InboundMerge {
         return 'stale'
       }
 
-      const result = mergeThreeWay(
-        row.sync_base as Fields | null,
-        entity.fieldsOfRow(row),
-        fhirFields,
-        {
-          registryUpdatedAt: row.updated_at,
-          fhirUpdatedAt,
-          clockSkewMs: this.#deps.clockSkewMs,
-        },
-      )
+      const registryFields = entity.fieldsOfRow(row)
+      const result = mergeThreeWay(row.sync_base as Fields | null, registryFields, fhirFields, {
+        registryUpdatedAt: row.updated_at,
+        fhirUpdatedAt,
+        clockSkewMs: this.#deps.clockSkewMs,
+      })
+      const merged = entity.keepRegistryOwned(registryFields, result.merged)
+      const registryChanged = !sameValue(merged, registryFields)
+      const fhirBehind = !sameValue(merged, fhirFields)
       const now = clock.now()
       let current = row
-      if (result.registryChanged) {
-        current = await entity.updateFields(trx, row, result.merged, {
+      if (registryChanged) {
+        current = await entity.updateFields(trx, row, merged, {
           updatedBy: FHIR_MERGE_ACTOR,
           updatedAt: now,
         })
@@ -266,7 +266,7 @@ export class InboundMerge {
         fhirLastUpdated: fhirUpdatedAt,
         base: fhirFields,
         rowVersion: current.version,
-        inStep: !result.fhirBehind,
+        inStep: !fhirBehind,
       })
       // TODO: an open clash still lets the push carry the registry value to FHIR; it should hold
       // the field back until a steward resolves the conflict.
@@ -277,13 +277,13 @@ export class InboundMerge {
           .where('id', '=', row.id)
           .execute()
       }
-      if (result.fhirBehind) {
+      if (fhirBehind) {
         if (entity.entityType === 'patient') await enqueuePatientPush(jobs, row.id)
         else await enqueueConditionPush(jobs, row.id)
       }
 
       if (result.clashes.length > 0) return 'merged-with-conflicts'
-      return result.registryChanged ? 'merged' : 'unchanged'
+      return registryChanged ? 'merged' : 'unchanged'
     })
   }
 

@@ -21,7 +21,7 @@ import type { Logger } from '../platform/logger.ts'
 import type { PushJobData } from '../platform/queue.ts'
 import { recordSyncPoint, type SyncedTable } from '../platform/sync-columns.ts'
 import type { InboundMerge } from './inbound-merge.ts'
-import { sameValue } from './three-way-merge.ts'
+import { sameValue } from '../platform/canonical-json.ts'
 
 /** How often one push re-reads and retries after HAPI reports a newer version. */
 const MAX_VERSION_CONFLICT_ROUNDS = 5
@@ -35,6 +35,14 @@ export interface OutboundPushDeps {
   fhir: FhirClient
   merge: InboundMerge
   logger: Logger
+}
+
+/**
+ * Raised when the push cannot go on without someone looking: HAPI holds an older version than
+ * the registry recorded, as after a restore of HAPI from a backup.
+ */
+export class PushBlockedError extends Error {
+  override name = 'PushBlockedError'
 }
 
 /** Raised when HAPI kept reporting newer versions than the one the push was based on. */
@@ -157,7 +165,13 @@ export class OutboundPush {
     if (row.fhir_version_id === null || row.fhir_id === null) return null
     const current = await this.#deps.fhir.read<R>(type, row.fhir_id)
     if (!current) return 'gone'
-    if (versionIdOf(current) === row.fhir_version_id) return current
+    const currentVersion = versionIdOf(current)
+    if (currentVersion === row.fhir_version_id) return current
+    if (currentVersion < row.fhir_version_id) {
+      throw new PushBlockedError(
+        `${type}/${row.fhir_id} is at version ${currentVersion} in FHIR, below the recorded ${row.fhir_version_id}`,
+      )
+    }
 
     const outcome =
       current.resourceType === 'Patient'

@@ -9,7 +9,7 @@ import { QUEUES, type MergeJobData, type PgBossQueue, type PushJobData } from '.
 import { recordSyncFailure } from '../platform/sync-columns.ts'
 import type { InboundMerge, MergeOutcome } from './inbound-merge.ts'
 import type { NotificationRepository } from './notification.repository.ts'
-import type { OutboundPush } from './outbound-push.ts'
+import { PushBlockedError, type OutboundPush } from './outbound-push.ts'
 
 export interface SyncWorkersDeps {
   db: Kysely<Database>
@@ -60,6 +60,11 @@ export class SyncWorkers {
         logger.error('FHIR rejected the push', { ...errorFields(error), status: error.status })
         return
       }
+      if (error instanceof PushBlockedError) {
+        await recordSyncFailure(this.#deps.db, table, job.data.entityId, 'failed', message)
+        logger.error('Push blocked', errorFields(error))
+        return
+      }
       // TODO: mark the row failed once the last retry is spent; it stays pending with its error now.
       await recordSyncFailure(this.#deps.db, table, job.data.entityId, 'pending', message)
       logger.warn('Push failed; pg-boss retries it', errorFields(error))
@@ -81,24 +86,15 @@ export class SyncWorkers {
     const pending = await notifications.listUnprocessed(db, resourceType, resourceId)
     if (pending.length === 0) return
 
-    let outcome: MergeOutcome
-    const newest = pending
-      .filter((notification) => notification.payload !== null && notification.version_id !== null)
-      .sort((a, b) => (b.version_id ?? 0) - (a.version_id ?? 0))[0]
-    const needsRead =
-      newest === undefined || pending.some((notification) => notification.method === 'DELETE')
-    if (needsRead) {
-      // A delete, or a delivery without a body: the current state in HAPI decides.
-      const current = await fhir.read<Resource & { resourceType: typeof resourceType }>(
-        resourceType,
-        resourceId,
-      )
-      outcome = current
-        ? await this.#apply(current)
-        : await merge.applyDeletion(resourceType, resourceId)
-    } else {
-      outcome = await this.#apply(newest.payload as Resource)
-    }
+    // The delivery is only a hint: its body may be an old version, arrive out of order, or not
+    // come from HAPI at all, so the merge works on the version HAPI holds now.
+    const current = await fhir.read<Resource & { resourceType: typeof resourceType }>(
+      resourceType,
+      resourceId,
+    )
+    const outcome = current
+      ? await this.#apply(current)
+      : await merge.applyDeletion(resourceType, resourceId)
 
     await notifications.markProcessed(
       db,

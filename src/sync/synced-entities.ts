@@ -38,6 +38,11 @@ export interface SyncedEntity<
   ): Promise<Row | undefined>
   fieldsOfRow(row: Row): Fields
   fieldsOfResource(resource: R): Fields
+  /**
+   * Puts back what the registry owns whatever FHIR says, after a merge. A FHIR edit that drops
+   * the registry identifier, say, gets it restored, and the push writes it back.
+   */
+  keepRegistryOwned(registry: Fields, merged: Fields): Fields
   updateFields(
     db: Executor,
     row: Row,
@@ -59,7 +64,10 @@ export interface SyncedRow {
 export type PatientEntity = SyncedEntity<PatientRow, PatientFields, FhirPatient>
 export type ConditionEntity = SyncedEntity<ConditionRow, ConditionFields, FhirCondition>
 
-export function patientEntity(patients: PatientRepository): PatientEntity {
+export function patientEntity(
+  patients: PatientRepository,
+  registryIdentifierSystem: string,
+): PatientEntity {
   return {
     entityType: 'patient',
     resourceType: 'Patient',
@@ -67,6 +75,20 @@ export function patientEntity(patients: PatientRepository): PatientEntity {
     findByFhirId: (db, fhirId, options) => patients.findByFhirId(db, fhirId, options),
     fieldsOfRow: patientFieldsOf,
     fieldsOfResource: patientFieldsFromResource,
+    keepRegistryOwned: (registry, merged) => {
+      const own = registry.identifiers.filter(
+        (identifier) => identifier.system === registryIdentifierSystem,
+      )
+      const missing = own.filter(
+        (identifier) =>
+          !merged.identifiers.some(
+            (kept) => kept.value === identifier.value && kept.system === identifier.system,
+          ),
+      )
+      return missing.length === 0
+        ? merged
+        : { ...merged, identifiers: [...merged.identifiers, ...missing] }
+    },
     updateFields: (db, row, fields, change) => patients.updateFields(db, row.id, fields, change),
   }
 }
@@ -82,6 +104,7 @@ export function conditionEntity(
     findByFhirId: (db, fhirId, options) => conditions.findByFhirId(db, fhirId, options),
     fieldsOfRow: conditionFieldsOf,
     fieldsOfResource: conditionFieldsFromResource,
+    keepRegistryOwned: (_registry, merged) => merged,
     updateFields: (db, row, fields, change) =>
       conditions.updateFields(db, row.id, fields, valueSet.containsAny(fields.code.coding), change),
   }

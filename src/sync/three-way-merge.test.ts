@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { canonicalJson, mergeThreeWay, sameValue } from './three-way-merge.ts'
+import { canonicalJson, sameValue } from '../platform/canonical-json.ts'
+import { mergeThreeWay } from './three-way-merge.ts'
 import type { WriteTimes } from './three-way-merge.ts'
 
 interface Fields extends Record<string, unknown> {
