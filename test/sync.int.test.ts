@@ -189,6 +189,20 @@ describe('registry to FHIR', () => {
     expect(((await response.json()) as { code: string }).code).toBe('VALIDATION_FAILED')
   })
 
+  it('rejects a NUL character with 400', async () => {
+    const response = await t.api('POST', '/patients', { names: [{ family: 'A\u0000B' }] })
+    expect(response.status).toBe(400)
+    expect(((await response.json()) as { code: string }).code).toBe('VALIDATION_FAILED')
+  })
+
+  it('rejects a body over 5 MiB with 413', async () => {
+    const response = await t.api('POST', '/patients', {
+      names: [{ family: 'x'.repeat(6_000_000) }],
+    })
+    expect(response.status).toBe(413)
+    expect(((await response.json()) as { code: string }).code).toBe('PAYLOAD_TOO_LARGE')
+  })
+
   it('requires If-Match on delete', async () => {
     const created = await createPatient({ names: [{ family: 'Keep' }] })
     const response = await t.api('DELETE', `/patients/${created.id}`)
