@@ -192,6 +192,38 @@ describe('condition validation', () => {
     expect(problem.errors?.map((error) => error.path)).toEqual(['code.coding.0.code'])
   })
 
+  it.each([
+    [
+      'an active entry made in error',
+      { clinicalStatus: 'active', verificationStatus: 'entered-in-error' },
+    ],
+    [
+      'an active condition with an abatement',
+      { clinicalStatus: 'active', abatement: { dateTime: '2020' } },
+    ],
+  ])('rejects %s', async (_case, statuses) => {
+    const response = await t.api('POST', '/conditions', {
+      patientId: patient.id,
+      code: { coding: [EPILEPSY] },
+      ...statuses,
+    })
+    const problem = (await response.json()) as Problem
+
+    expect(response.status).toBe(400)
+    expect(problem.code).toBe('VALIDATION_FAILED')
+    expect(problem.errors?.map((error) => error.path)).toEqual(['clinicalStatus'])
+  })
+
+  it('accepts a resolved condition with an abatement', async () => {
+    const response = await t.api('POST', '/conditions', {
+      patientId: patient.id,
+      code: { coding: [EPILEPSY] },
+      clinicalStatus: 'resolved',
+      abatement: { dateTime: '2020' },
+    })
+    expect(response.status).toBe(201)
+  })
+
   it('rejects a code without SNOMED CT or ICD-10-CM', async () => {
     const response = await t.api('POST', '/conditions', {
       patientId: patient.id,

@@ -6,6 +6,7 @@ import type { Clock } from '../platform/clock.ts'
 import type { Database } from '../platform/db.ts'
 import {
   NotFoundError,
+  type FieldError,
   PreconditionRequiredError,
   ValidationError,
   VersionMismatchError,
@@ -86,6 +87,7 @@ export class ConditionService {
     const { db, conditions, patients, queue, clock, valueSet } = this.#deps
     const { patientId, ...fields } = input
     this.#validateCode(fields)
+    this.#validateStatuses(fields)
     const id = crypto.randomUUID()
 
     const row = await transactionWithJobs(db, queue, async (trx, jobs) => {
@@ -163,6 +165,7 @@ export class ConditionService {
       }
       const before = conditionFieldsOf(current)
       const after: ConditionFields = { ...before, ...changes }
+      this.#validateStatuses(after)
       // A write that changes nothing keeps its version and needs no push.
       if (sameValue(before, after)) return current
       const updated = await conditions.updateFields(
@@ -194,6 +197,31 @@ export class ConditionService {
       await softDeleteRow(trx, 'conditions', id, { updatedBy: actor, updatedAt: clock.now() })
       await enqueueConditionPush(jobs, id)
     })
+  }
+
+  /** Checks the FHIR R4 Condition invariants on the statuses that the API can break. */
+  #validateStatuses(fields: ConditionFields): void {
+    const errors: FieldError[] = []
+    // con-5: an entry made in error has no clinical status.
+    if (fields.verificationStatus === 'entered-in-error' && fields.clinicalStatus !== null) {
+      errors.push({
+        path: 'clinicalStatus',
+        message: 'Must be empty when verificationStatus is entered-in-error',
+      })
+    }
+    // con-4: an abated condition is inactive, resolved or in remission.
+    const abatedStatuses = ['inactive', 'resolved', 'remission']
+    if (
+      fields.abatement !== null &&
+      fields.clinicalStatus !== null &&
+      !abatedStatuses.includes(fields.clinicalStatus)
+    ) {
+      errors.push({
+        path: 'clinicalStatus',
+        message: 'Must be inactive, resolved or remission when an abatement is given',
+      })
+    }
+    if (errors.length > 0) throw new ValidationError('The condition statuses conflict', errors)
   }
 
   #validateCode(fields: Pick<ConditionFields, 'code'>): void {
