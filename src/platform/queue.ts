@@ -55,7 +55,7 @@ export interface QueueSettings {
  * most one job per key waits and one runs. So ten quick edits of a patient cost one push (the job
  * reads the row when it runs), and two pushes of one patient never race.
  */
-const QUEUE_SETTINGS: Record<QueueName, QueueSettings> = {
+export const QUEUE_SETTINGS: Record<QueueName, QueueSettings> = {
   [QUEUES.fhirPush]: {
     policy: 'stately',
     retryLimit: 8,

@@ -5,7 +5,13 @@ import { FhirRequestError, type FhirClient } from '../fhir/fhir-client.ts'
 import type { Clock } from '../platform/clock.ts'
 import type { Database } from '../platform/db.ts'
 import { errorFields, type Logger } from '../platform/logger.ts'
-import { QUEUES, type MergeJobData, type PgBossQueue, type PushJobData } from '../platform/queue.ts'
+import {
+  QUEUE_SETTINGS,
+  QUEUES,
+  type MergeJobData,
+  type PgBossQueue,
+  type PushJobData,
+} from '../platform/queue.ts'
 import { recordSyncFailure } from '../platform/sync-columns.ts'
 import type { InboundMerge, MergeOutcome } from './inbound-merge.ts'
 import type { NotificationRepository } from './notification.repository.ts'
@@ -65,14 +71,26 @@ export class SyncWorkers {
         logger.error('Push blocked', errorFields(error))
         return
       }
-      // TODO: mark the row failed once the last retry is spent; it stays pending with its error now.
-      await recordSyncFailure(this.#deps.db, table, job.data.entityId, 'pending', message)
-      logger.warn('Push failed; pg-boss retries it', errorFields(error))
+      // pg-boss moves the job to the dead-letter queue after its last retry, so the row says so.
+      const lastAttempt = job.retryCount >= QUEUE_SETTINGS[QUEUES.fhirPush].retryLimit
+      await recordSyncFailure(
+        this.#deps.db,
+        table,
+        job.data.entityId,
+        lastAttempt ? 'failed' : 'pending',
+        message,
+      )
+      if (lastAttempt) logger.error('Push failed after its last retry', errorFields(error))
+      else
+        logger.warn('Push failed; pg-boss retries it', {
+          ...errorFields(error),
+          retryCount: job.retryCount,
+        })
       throw error
     }
   }
 
-  /** Merges the unprocessed notifications of one resource, reading HAPI when the payloads do not suffice. */
+  /** Merges the unprocessed notifications of one resource, using the version HAPI holds now. */
   async handleMerge(job: Job<MergeJobData>): Promise<void> {
     const { db, notifications, merge, fhir, clock } = this.#deps
     const { resourceType, resourceId } = job.data
