@@ -24,7 +24,7 @@ export interface MergeResult<T> {
 export interface WriteTimes {
   registryUpdatedAt: Date
   fhirUpdatedAt: Date | null
-  /** Writes closer together than this count as concurrent and are not ordered. */
+  /** Writes at most this far apart count as concurrent and are not ordered. */
   clockSkewMs: number
 }
 
