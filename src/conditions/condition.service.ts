@@ -11,7 +11,7 @@ import {
   ValidationError,
   VersionMismatchError,
 } from '../platform/errors.ts'
-import { decodeCursor, encodeCursor } from '../platform/paging.ts'
+import { decodeCursor, toPage } from '../platform/paging.ts'
 import {
   QUEUES,
   transactionWithJobs,
@@ -135,15 +135,7 @@ export class ConditionService {
       query.limit + 1,
       decodeCursor(query.cursor),
     )
-    const page = rows.slice(0, query.limit)
-    const last = page.at(-1)
-    return {
-      items: page.map(toCondition),
-      nextCursor:
-        rows.length > query.limit && last
-          ? encodeCursor({ createdAt: last.created_at, id: last.id })
-          : null,
-    }
+    return toPage(rows, query.limit, toCondition)
   }
 
   /** Applies `changes` to the version the caller read and queues the push; 412 when stale. */

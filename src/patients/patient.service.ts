@@ -8,7 +8,7 @@ import {
   ValidationError,
   VersionMismatchError,
 } from '../platform/errors.ts'
-import { decodeCursor, encodeCursor } from '../platform/paging.ts'
+import { decodeCursor, toPage } from '../platform/paging.ts'
 import {
   QUEUES,
   transactionWithJobs,
@@ -124,15 +124,7 @@ export class PatientService {
       query.limit + 1,
       decodeCursor(query.cursor),
     )
-    const page = rows.slice(0, query.limit)
-    const last = page.at(-1)
-    return {
-      items: page.map(toPatient),
-      nextCursor:
-        rows.length > query.limit && last
-          ? encodeCursor({ createdAt: last.created_at, id: last.id })
-          : null,
-    }
+    return toPage(rows, query.limit, toPatient)
   }
 
   /**

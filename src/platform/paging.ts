@@ -21,3 +21,21 @@ export function decodeCursor(value: string | undefined): PageCursor | undefined 
   }
   return { createdAt: date, id }
 }
+
+/**
+ * Turns rows fetched with `limit + 1` into one page: the extra row only tells that a next page
+ * exists, and the cursor points after the last row shown.
+ */
+export function toPage<Row extends { created_at: Date; id: string }, Item>(
+  rows: readonly Row[],
+  limit: number,
+  toItem: (row: Row) => Item,
+): { items: Item[]; nextCursor: string | null } {
+  const page = rows.slice(0, limit)
+  const last = page.at(-1)
+  const hasMore = rows.length > limit && last !== undefined
+  return {
+    items: page.map(toItem),
+    nextCursor: hasMore ? encodeCursor({ createdAt: last.created_at, id: last.id }) : null,
+  }
+}
