@@ -89,3 +89,17 @@ export async function softDeleteRow(
     .where('deleted_at', 'is', null)
     .execute()
 }
+
+/** Sets a row's sync state directly, clearing its last error. */
+export async function setSyncState(
+  db: Executor,
+  table: SyncedTable,
+  id: string,
+  state: SyncState,
+): Promise<void> {
+  await db
+    .updateTable(asPatients(table))
+    .set({ sync_state: state, sync_error: null })
+    .where('id', '=', id)
+    .execute()
+}

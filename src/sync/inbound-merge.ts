@@ -19,7 +19,7 @@ import type { Clock } from '../platform/clock.ts'
 import type { Database, Executor } from '../platform/db.ts'
 import type { Logger } from '../platform/logger.ts'
 import { transactionWithJobs, type JobQueue } from '../platform/queue.ts'
-import { recordSyncPoint, softDeleteRow } from '../platform/sync-columns.ts'
+import { recordSyncPoint, setSyncState, softDeleteRow } from '../platform/sync-columns.ts'
 import {
   conditionEntity,
   patientEntity,
@@ -133,10 +133,16 @@ export class InboundMerge {
     resourceType: 'Patient' | 'Condition',
     fhirId: string,
   ): Promise<MergeOutcome> {
-    const entity: SyncedEntity<SyncedRow, Record<string, unknown>, Resource> = resourceType ===
-    'Patient'
-      ? this.#patient
-      : this.#condition
+    return resourceType === 'Patient'
+      ? this.#deleteKnown(this.#patient, fhirId)
+      : this.#deleteKnown(this.#condition, fhirId)
+  }
+
+  async #deleteKnown<
+    Row extends SyncedRow,
+    Fields extends Record<string, unknown>,
+    R extends Resource,
+  >(entity: SyncedEntity<Row, Fields, R>, fhirId: string): Promise<MergeOutcome> {
     const { db, clock, conflicts } = this.#deps
 
     return db.transaction().execute(async (trx) => {
@@ -164,11 +170,7 @@ export class InboundMerge {
           },
           now,
         )
-        await trx
-          .updateTable(entity.table as 'patients')
-          .set({ sync_state: 'conflict' })
-          .where('id', '=', row.id)
-          .execute()
+        await setSyncState(trx, entity.table, row.id, 'conflict')
         return 'delete-conflict'
       }
 
@@ -177,11 +179,7 @@ export class InboundMerge {
         updatedAt: now,
       })
       // The FHIR side is already gone, so the deletion needs no push.
-      await trx
-        .updateTable(entity.table as 'patients')
-        .set({ sync_state: 'synced' })
-        .where('id', '=', row.id)
-        .execute()
+      await setSyncState(trx, entity.table, row.id, 'synced')
       return 'deleted'
     })
   }
@@ -219,14 +217,17 @@ export class InboundMerge {
       }
 
       const registryFields = entity.fieldsOfRow(row)
-      const result = mergeThreeWay(row.sync_base as Fields | null, registryFields, fhirFields, {
-        registryUpdatedAt: row.updated_at,
-        fhirUpdatedAt,
-        clockSkewMs: this.#deps.clockSkewMs,
-      })
-      const merged = entity.keepRegistryOwned(registryFields, result.merged)
-      const registryChanged = !sameValue(merged, registryFields)
-      const fhirBehind = !sameValue(merged, fhirFields)
+      const { merged, clashes, registryChanged, fhirBehind } = mergeThreeWay(
+        row.sync_base as Fields | null,
+        registryFields,
+        fhirFields,
+        {
+          registryUpdatedAt: row.updated_at,
+          fhirUpdatedAt,
+          clockSkewMs: this.#deps.clockSkewMs,
+        },
+        { keepRegistryOwned: entity.keepRegistryOwned },
+      )
       const now = clock.now()
       let current = row
       if (registryChanged) {
@@ -235,7 +236,7 @@ export class InboundMerge {
           updatedAt: now,
         })
       }
-      for (const clash of result.clashes) {
+      for (const clash of clashes) {
         await conflicts.insert(
           trx,
           {
@@ -270,19 +271,15 @@ export class InboundMerge {
       })
       // TODO: an open clash still lets the push carry the registry value to FHIR; it should hold
       // the field back until a steward resolves the conflict.
-      if (result.clashes.some((clash) => clash.resolution === null)) {
-        await trx
-          .updateTable(entity.table as 'patients')
-          .set({ sync_state: 'conflict' })
-          .where('id', '=', row.id)
-          .execute()
+      if (clashes.some((clash) => clash.resolution === null)) {
+        await setSyncState(trx, entity.table, row.id, 'conflict')
       }
       if (fhirBehind) {
         if (entity.entityType === 'patient') await enqueuePatientPush(jobs, row.id)
         else await enqueueConditionPush(jobs, row.id)
       }
 
-      if (result.clashes.length > 0) return 'merged-with-conflicts'
+      if (clashes.length > 0) return 'merged-with-conflicts'
       return registryChanged ? 'merged' : 'unchanged'
     })
   }

@@ -19,7 +19,7 @@ import {
 import type { Database } from '../platform/db.ts'
 import type { Logger } from '../platform/logger.ts'
 import type { PushJobData } from '../platform/queue.ts'
-import { recordSyncPoint, type SyncedTable } from '../platform/sync-columns.ts'
+import { recordSyncPoint, setSyncState, type SyncedTable } from '../platform/sync-columns.ts'
 import type { InboundMerge } from './inbound-merge.ts'
 import { sameValue } from '../platform/canonical-json.ts'
 
@@ -38,7 +38,7 @@ export interface OutboundPushDeps {
 }
 
 /**
- * Raised when the push cannot go on without someone looking: HAPI holds an older version than
+ * Raised when the push cannot go on without someone looking: HAPI has an older version than
  * the registry recorded, as after a restore of HAPI from a backup.
  */
 export class PushBlockedError extends Error {
@@ -52,7 +52,7 @@ export class PushContendedError extends Error {
 
 /**
  * Writes registry rows to HAPI. Each write names the version the registry last saw (If-Match);
- * when HAPI holds a newer one, the push merges that version first and tries again, so a FHIR
+ * when HAPI has a newer one, the push merges that version first and tries again, so a FHIR
  * edit is never overwritten unseen.
  */
 export class OutboundPush {
@@ -116,7 +116,7 @@ export class OutboundPush {
     if (!row?.fhir_id) return 'skipped'
     if (row.deleted_at) {
       if (row.fhir_version_id !== null) await fhir.delete('Condition', row.fhir_id, { requestId })
-      await this.#markDeleted('conditions', row.id)
+      await setSyncState(this.#deps.db, 'conditions', row.id, 'synced')
       return 'deleted'
     }
 
@@ -200,9 +200,10 @@ export class OutboundPush {
         ],
       }
       await fhir.transaction(bundle, { requestId })
-      for (const condition of deletedConditions) await this.#markDeleted('conditions', condition.id)
+      for (const condition of deletedConditions)
+        await setSyncState(this.#deps.db, 'conditions', condition.id, 'synced')
     }
-    await this.#markDeleted('patients', row.id)
+    await setSyncState(this.#deps.db, 'patients', row.id, 'synced')
     return 'deleted'
   }
 
@@ -219,13 +220,5 @@ export class OutboundPush {
       rowVersion: row.version,
       inStep: true,
     })
-  }
-
-  async #markDeleted(table: SyncedTable, id: string): Promise<void> {
-    await this.#deps.db
-      .updateTable(table as 'patients')
-      .set({ sync_state: 'synced', sync_error: null })
-      .where('id', '=', id)
-      .execute()
   }
 }

@@ -22,7 +22,7 @@ import type { Executor } from '../platform/db.ts'
 import type { EntityType } from '../platform/queue.ts'
 import type { SyncedTable } from '../platform/sync-columns.ts'
 
-/** What the merge needs to know about one synced entity type, so one merge serves both. */
+/** Per-type operations of a synced entity, so that one merge serves patients and conditions. */
 export interface SyncedEntity<
   Row extends SyncedRow,
   Fields extends Record<string, unknown>,
@@ -39,10 +39,10 @@ export interface SyncedEntity<
   fieldsOfRow(row: Row): Fields
   fieldsOfResource(resource: R): Fields
   /**
-   * Puts back what the registry owns whatever FHIR says, after a merge. A FHIR edit that drops
-   * the registry identifier, say, gets it restored, and the push writes it back.
+   * Restores what the registry owns, whatever the FHIR version contains. A FHIR edit that drops
+   * the registry identifier gets it back, and the push writes it to FHIR again.
    */
-  keepRegistryOwned(registry: Fields, merged: Fields): Fields
+  keepRegistryOwned: (registry: Fields, merged: Fields) => Fields
   updateFields(
     db: Executor,
     row: Row,

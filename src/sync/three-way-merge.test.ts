@@ -239,6 +239,20 @@ describe('mergeThreeWay', () => {
     expect(result.registryChanged).toBe(true)
   })
 
+  it('restores registry-owned values after merging', () => {
+    const fhir = { ...BASE, family: 'Ortiz' }
+    const keepFamily = (registry: Fields, merged: Fields): Fields => ({
+      ...merged,
+      family: registry.family,
+    })
+
+    const result = mergeThreeWay(BASE, BASE, fhir, FHIR_LATER, { keepRegistryOwned: keepFamily })
+
+    expect(result.merged.family).toBe(BASE.family)
+    expect(result.registryChanged).toBe(false)
+    expect(result.fhirBehind).toBe(true)
+  })
+
   it('leaves its inputs unchanged', () => {
     const registry = { ...BASE, family: 'Ruiz' }
     const fhir = { ...BASE, family: 'Ortiz' }

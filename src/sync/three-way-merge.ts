@@ -6,7 +6,7 @@ export interface FieldClash {
   base: unknown
   registry: unknown
   fhir: unknown
-  /** Which value the merge kept: the later writer's, or the registry's when the writes were too close to order. */
+  /** Side whose value the merge kept: the later writer, or the registry when the writes were too close to order. */
   kept: 'registry' | 'fhir'
   /** `lww-registry` or `lww-fhir` when last-writer-wins settled it; null when it needs a steward. */
   resolution: 'lww-registry' | 'lww-fhir' | null
@@ -28,18 +28,24 @@ export interface WriteTimes {
   clockSkewMs: number
 }
 
+export interface MergeOptions<T> {
+  /** Restores what the registry owns (such as its identifier) in the merged value. */
+  keepRegistryOwned?: (registry: T, merged: T) => T
+}
+
 /**
- * Merges the FHIR side's fields into the registry's, field by field, against the common base:
- * a field only FHIR changed takes the FHIR value, a field only the registry changed keeps its
- * value, and a field both changed differently goes to the later writer (last-writer-wins). When
- * the two writes lie within the clock-skew window the registry value stays and the clash is left
- * for a steward. A missing base counts as equal to the registry side.
+ * Merges the FHIR side's fields into the registry's, field by field, against the common base.
+ * A field only FHIR changed takes the FHIR value, and a field only the registry changed keeps
+ * its value. A field both changed differently goes to the later writer (last-writer-wins),
+ * unless the two writes lie within the clock-skew window: then the registry value stays and the
+ * clash is left for a steward. A missing base counts as equal to the registry side.
  */
 export function mergeThreeWay<T extends Record<string, unknown>>(
   base: T | null,
   registry: T,
   fhir: T,
   times: WriteTimes,
+  options: MergeOptions<T> = {},
 ): MergeResult<T> {
   const merged: Record<string, unknown> = { ...registry }
   const clashes: FieldClash[] = []
@@ -60,17 +66,22 @@ export function mergeThreeWay<T extends Record<string, unknown>>(
 
     const winner = laterWriter(times)
     if (winner === 'fhir') merged[field] = fhirValue
+    let resolution: FieldClash['resolution'] = null
+    if (winner === 'fhir') resolution = 'lww-fhir'
+    if (winner === 'registry') resolution = 'lww-registry'
     clashes.push({
       field,
       base: baseValue,
       registry: registryValue,
       fhir: fhirValue,
       kept: winner ?? 'registry',
-      resolution: winner === null ? null : winner === 'fhir' ? 'lww-fhir' : 'lww-registry',
+      resolution,
     })
   }
 
-  const result = merged as T
+  const result = options.keepRegistryOwned
+    ? options.keepRegistryOwned(registry, merged as T)
+    : (merged as T)
   return {
     merged: result,
     clashes,
