@@ -1,7 +1,7 @@
 /**
  * Shows both sync directions on real data against a running stack (`npm start`):
  * loads FHIR data into HAPI as a hospital would, waits until the registry has enrolled every
- * loaded patient with a neurological condition (and nobody else), then edits some of them through
+ * loaded patient with a neurological condition (and no one else), then edits some of them through
  * the registry API and waits until HAPI shows the edits. Prints counts and how long each
  * direction took.
  *
@@ -55,7 +55,7 @@ async function registryPatientOf(fhirId: string): Promise<Patient | undefined> {
   const response = await fetch(`${registryUrl}/patients?fhirId=${encodeURIComponent(fhirId)}`)
   if (!response.ok)
     throw new Error(
-      `GET /patients answered ${response.status}; is the registry running at ${registryUrl}?`,
+      `GET /patients returned ${response.status}; check that the registry is running at ${registryUrl}`,
     )
   return ((await response.json()) as { items: Patient[] }).items[0]
 }
@@ -121,7 +121,8 @@ for (const [index, patient] of edits.entries()) {
     })
     if (response.ok) break
     // The registry identifier push may bump the version between the read and the edit.
-    if (response.status !== 412 || attempt > 3) throw new Error(`PATCH answered ${response.status}`)
+    if (response.status !== 412 || attempt > 3)
+      throw new Error(`PATCH /patients/${current.id} returned ${response.status}`)
     current = (await (await fetch(`${registryUrl}/patients/${current.id}`)).json()) as Patient
   }
   await until(`the edit of Patient/${patient.sync.fhirId ?? ''} in HAPI`, async () => {

@@ -1,6 +1,6 @@
 /**
- * Writes FHIR data into HAPI the way an outside hospital would, so the registry sees it only
- * through its Subscriptions.
+ * Writes FHIR data into HAPI the way an outside hospital would, so the registry learns of it
+ * only through its Subscriptions.
  *
  *   npm run load -- [--fhir-base-url URL] [--types Patient,Condition] PATH...
  *

@@ -54,7 +54,7 @@ export interface Registry {
   queue: PgBossQueue
   fhir: FhirClient
   logger: Logger
-  /** Listens for HTTP, starts the workers and registers the Subscriptions, as the role asks. */
+  /** Listens for HTTP, starts the workers and registers the Subscriptions, as PROCESS_ROLE selects. */
   start(): Promise<{ url: string }>
   stop(): Promise<void>
 }

@@ -9,7 +9,7 @@ declare module 'vitest' {
 
 /**
  * Builds and starts the project's HAPI FHIR server for the integration tests, or reuses one
- * that already answers on HAPI_PORT, and stops it afterwards if it started it.
+ * that already responds on HAPI_PORT, and stops it afterwards if it started it.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const log = (message: string) => {

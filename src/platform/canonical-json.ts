@@ -3,9 +3,7 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, inner: unknown) => {
     if (inner === null || typeof inner !== 'object' || Array.isArray(inner)) return inner
     return Object.fromEntries(
-      Object.entries(inner as Record<string, unknown>).sort(([a], [b]) =>
-        a < b ? -1 : a > b ? 1 : 0,
-      ),
+      Object.entries(inner as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)),
     )
   })
 }

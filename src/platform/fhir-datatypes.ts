@@ -84,7 +84,7 @@ export const contactPointSchema = z
     rank: z.number().int().min(1).optional(),
     period: periodSchema.optional(),
   })
-  // FHIR invariant cpt-2: a contact point with a value says which system it belongs to.
+  // FHIR invariant cpt-2: a contact point with a value names the system it belongs to.
   .refine((contact) => contact.value === undefined || contact.system !== undefined, {
     error: 'A contact point with a value needs a system',
     path: ['system'],

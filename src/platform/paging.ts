@@ -23,7 +23,7 @@ export function decodeCursor(value: string | undefined): PageCursor | undefined 
 }
 
 /**
- * Turns rows fetched with `limit + 1` into one page: the extra row only tells that a next page
+ * Turns rows fetched with `limit + 1` into one page: the extra row only shows that a next page
  * exists, and the cursor points after the last row shown.
  */
 export function toPage<Row extends { created_at: Date; id: string }, Item>(

@@ -161,7 +161,7 @@ export interface TransactionJobs {
  * Runs `work` in a transaction whose jobs are sent twice: inside the transaction, so a crash
  * after the commit cannot lose them, and again after the commit. A stately queue drops a send
  * while a job of the same key is still waiting. That waiting job may then be claimed and read
- * the database before this transaction commits, so it never sees the change. After the commit, a waiting job is sure to see it, and a running one no
+ * the database before this transaction commits, so it misses the change. After the commit, a waiting job is sure to see it, and a running one no
  * longer blocks a new job of its key. The repeat costs nothing when the first send stands,
  * because it coalesces with it.
  */

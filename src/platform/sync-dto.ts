@@ -7,7 +7,7 @@ interface SyncedRow {
   sync_error: string | null
 }
 
-/** The `sync` member of an API representation. */
+/** Builds the `sync` member of an API representation. */
 export function syncStatusOf(row: SyncedRow) {
   return {
     fhirId: row.fhir_id,

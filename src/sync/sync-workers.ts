@@ -71,7 +71,7 @@ export class SyncWorkers {
         logger.error('Push blocked', errorFields(error))
         return
       }
-      // pg-boss moves the job to the dead-letter queue after its last retry, so the row says so.
+      // pg-boss moves the job to the dead-letter queue after its last retry, so the row is marked failed.
       const lastAttempt = job.retryCount >= QUEUE_SETTINGS[QUEUES.fhirPush].retryLimit
       await recordSyncFailure(
         this.#deps.db,
@@ -90,7 +90,7 @@ export class SyncWorkers {
     }
   }
 
-  /** Merges the unprocessed notifications of one resource, using the version HAPI holds now. */
+  /** Merges the unprocessed notifications of one resource, using the current version in HAPI. */
   async handleMerge(job: Job<MergeJobData>): Promise<void> {
     const { db, notifications, merge, fhir, clock } = this.#deps
     const { resourceType, resourceId } = job.data
@@ -104,8 +104,8 @@ export class SyncWorkers {
     const pending = await notifications.listUnprocessed(db, resourceType, resourceId)
     if (pending.length === 0) return
 
-    // The delivery is only a hint: its body may be an old version, arrive out of order, or not
-    // come from HAPI at all, so the merge works on the version HAPI holds now.
+    // The delivery is only a hint, because its body may be an old version, arrive out of order or
+    // not come from HAPI at all. So the merge works on the current version in HAPI.
     const current = await fhir.read<Resource & { resourceType: typeof resourceType }>(
       resourceType,
       resourceId,
