@@ -1,4 +1,4 @@
-import type { Selectable } from 'kysely'
+import { sql, type Selectable } from 'kysely'
 import {
   toJson,
   toJsonOrNull,
@@ -7,6 +7,7 @@ import {
   type Executor,
   type SyncState,
 } from '../platform/db.ts'
+import { changeTimes, type FieldChange } from '../platform/sync-columns.ts'
 import type { PageCursor } from '../platform/paging.ts'
 import type { ConditionFields } from './condition.schemas.ts'
 
@@ -155,11 +156,12 @@ export class ConditionRepository {
     id: string,
     fields: ConditionFields,
     isNeurological: boolean,
-    change: { updatedBy: string; updatedAt: Date },
+    change: FieldChange,
   ): Promise<ConditionRow> {
     return db
       .updateTable('conditions')
       .set((eb) => ({
+        field_changed_at: sql<string>`field_changed_at || ${toJson(changeTimes(change))}::jsonb`,
         ...fieldColumns(fields, isNeurological),
         version: eb('version', '+', 1),
         updated_at: change.updatedAt,

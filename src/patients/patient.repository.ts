@@ -1,4 +1,4 @@
-import type { Selectable } from 'kysely'
+import { sql, type Selectable } from 'kysely'
 import {
   toJson,
   toJsonOrNull,
@@ -7,6 +7,7 @@ import {
   type PatientTable,
   type SyncState,
 } from '../platform/db.ts'
+import { changeTimes, type FieldChange } from '../platform/sync-columns.ts'
 import type { PageCursor } from '../platform/paging.ts'
 import type { PatientFields } from './patient.schemas.ts'
 
@@ -159,11 +160,12 @@ export class PatientRepository {
     db: Executor,
     id: string,
     fields: PatientFields,
-    change: { updatedBy: string; updatedAt: Date },
+    change: FieldChange,
   ): Promise<PatientRow> {
     return db
       .updateTable('patients')
       .set((eb) => ({
+        field_changed_at: sql<string>`field_changed_at || ${toJson(changeTimes(change))}::jsonb`,
         ...fieldColumns(fields),
         version: eb('version', '+', 1),
         updated_at: change.updatedAt,

@@ -36,6 +36,8 @@ interface SyncColumns {
   sync_state: Generated<SyncState>
   sync_error: string | null
   sync_attempts: Generated<number>
+  /** Registry change time of each field, as ISO text, keyed by field name. */
+  field_changed_at: ColumnType<Record<string, string>, string | undefined, string>
 }
 
 export interface PatientTable extends SyncColumns {
@@ -88,10 +90,34 @@ export interface ConflictTable {
   fhir_version_id: number
   registry_updated_at: Timestamp
   fhir_updated_at: TimestampNullable
-  status: 'open' | 'resolved' | 'dismissed'
+  item_key: string | null
+  status: ConflictStatus
   resolution: string | null
+  resolved_by: string | null
+  resolved_value: JsonNullable<unknown>
+  resolution_reason: string | null
   created_at: Generated<Date>
+  updated_at: Timestamp
   resolved_at: TimestampNullable
+}
+
+export type ConflictStatus = 'open' | 'resolved' | 'dismissed'
+
+/** Who made a change recorded in the audit log. */
+export type AuditSource = 'user' | 'fhir-merge' | 'steward' | 'drift'
+
+export interface AuditLogTable {
+  id: Generated<string>
+  occurred_at: Timestamp
+  actor: string
+  source: AuditSource
+  action: string
+  entity_type: 'patient' | 'condition'
+  entity_id: string
+  before: JsonNullable<unknown>
+  after: JsonNullable<unknown>
+  request_id: string | null
+  conflict_id: string | null
 }
 
 export interface Database {
@@ -99,6 +125,7 @@ export interface Database {
   conditions: ConditionTable
   fhir_notifications: FhirNotificationTable
   conflicts: ConflictTable
+  audit_log: AuditLogTable
 }
 
 /** A database handle or an open transaction; every repository method takes one. */

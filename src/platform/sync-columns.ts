@@ -1,3 +1,4 @@
+import { sameValue } from './canonical-json.ts'
 import { toJson, type Executor, type SyncState } from './db.ts'
 
 /** Tables whose rows carry the sync columns (version, fhir_id, sync_base, sync_state...). */
@@ -102,4 +103,29 @@ export async function setSyncState(
     .set({ sync_state: state, sync_error: null })
     .where('id', '=', id)
     .execute()
+}
+
+/** Who changed a synced row and when; `changedFields` names the fields a registry-side write changed. */
+export interface FieldChange {
+  updatedBy: string
+  updatedAt: Date
+  /**
+   * Fields the registry changed, stamped with `updatedAt` in `field_changed_at` for last-writer-
+   * wins. A merge that only takes FHIR's values leaves this empty: those are FHIR's changes.
+   */
+  changedFields?: readonly string[]
+}
+
+/** The `field_changed_at` entries a change adds. */
+export function changeTimes(change: FieldChange): Record<string, string> {
+  const stamp = change.updatedAt.toISOString()
+  return Object.fromEntries((change.changedFields ?? []).map((field) => [field, stamp]))
+}
+
+/** Names of the fields whose values differ between two versions of a row's fields. */
+export function changedFieldNames<T extends Record<string, unknown>>(
+  before: T,
+  after: T,
+): string[] {
+  return Object.keys(after).filter((field) => !sameValue(before[field], after[field]))
 }

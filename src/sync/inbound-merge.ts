@@ -152,12 +152,13 @@ export class InboundMerge {
 
       const now = clock.now()
       if (!sameValue(entity.fieldsOfRow(row), row.sync_base)) {
-        await conflicts.insert(
+        await conflicts.record(
           trx,
           {
             entityType: entity.entityType,
             entityId: row.id,
             fieldPath: '(deleted)',
+            itemKey: null,
             baseValue: row.sync_base,
             registryValue: entity.fieldsOfRow(row),
             fhirValue: null,
@@ -237,12 +238,13 @@ export class InboundMerge {
         })
       }
       for (const clash of clashes) {
-        await conflicts.insert(
+        await conflicts.record(
           trx,
           {
             entityType: entity.entityType,
             entityId: row.id,
             fieldPath: clash.field,
+            itemKey: null,
             baseValue: clash.base,
             registryValue: clash.registry,
             fhirValue: clash.fhir,

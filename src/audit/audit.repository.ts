@@ -1,0 +1,65 @@
+import type { Selectable } from 'kysely'
+import {
+  toJsonOrNull,
+  type AuditLogTable,
+  type AuditSource,
+  type Executor,
+} from '../platform/db.ts'
+
+export type AuditRow = Selectable<AuditLogTable>
+
+/**
+ * What happened to the entity: `create`, `update`, `delete`, `restore`; `revert` when the merge
+ * put back a registry-owned field that FHIR changed; `resolve` and `dismiss` for steward decisions.
+ */
+export type AuditAction =
+  'create' | 'update' | 'delete' | 'restore' | 'revert' | 'resolve' | 'dismiss'
+
+export interface AuditEntry {
+  actor: string
+  source: AuditSource
+  action: AuditAction
+  entityType: 'patient' | 'condition'
+  entityId: string
+  before: unknown
+  after: unknown
+  requestId: string | null
+  conflictId?: string | null
+  occurredAt: Date
+}
+
+/** Who changed what, as an append-only log: the table refuses updates and deletes. */
+export class AuditRepository {
+  async record(db: Executor, entry: AuditEntry): Promise<void> {
+    await db
+      .insertInto('audit_log')
+      .values({
+        actor: entry.actor,
+        source: entry.source,
+        action: entry.action,
+        entity_type: entry.entityType,
+        entity_id: entry.entityId,
+        before: toJsonOrNull(entry.before),
+        after: toJsonOrNull(entry.after),
+        request_id: entry.requestId,
+        conflict_id: entry.conflictId ?? null,
+        occurred_at: entry.occurredAt,
+      })
+      .execute()
+  }
+
+  /** The entity's changes, oldest first. */
+  async listByEntity(
+    db: Executor,
+    entityType: 'patient' | 'condition',
+    entityId: string,
+  ): Promise<AuditRow[]> {
+    return db
+      .selectFrom('audit_log')
+      .selectAll()
+      .where('entity_type', '=', entityType)
+      .where('entity_id', '=', entityId)
+      .orderBy('id')
+      .execute()
+  }
+}

@@ -1,0 +1,254 @@
+import { sameValue } from '../platform/canonical-json.ts'
+import type { MergeRule } from './merge-rules.ts'
+
+/**
+ * How a field splits into parts that merge on their own.
+ * - `value`: the whole field is one part.
+ * - `list`: each element is a part, found by its natural key (an identifier by system and value,
+ *   a name by use...), so an element added on one side and another added on the other both stay.
+ * - `concept`: a CodeableConcept; each coding is a part keyed by its system, and the text with
+ *   the other elements is one more part keyed `text`.
+ */
+export type FieldShape =
+  | { kind: 'value' }
+  | { kind: 'list'; keyOf: (item: Record<string, unknown>) => string }
+  | { kind: 'concept' }
+
+/** A registry or FHIR record as the merge sees it: field name to value. */
+export type MergeView = Record<string, unknown>
+
+export interface MergeTimes {
+  /** When the registry last changed the field. */
+  registryChangedAt: (field: string) => Date
+  /** `meta.lastUpdated` of the FHIR version; null when HAPI gave none. */
+  fhirChangedAt: Date | null
+  /** Changes at most this far apart count as concurrent: neither clock can order them. */
+  clockSkewMs: number
+}
+
+export interface MergeInput {
+  /** The values both sides last agreed on; null when unknown, which counts as the registry's. */
+  base: MergeView | null
+  registry: MergeView
+  fhir: MergeView
+  shapes: Readonly<Record<string, FieldShape>>
+  rules: Readonly<Record<string, MergeRule>>
+  times: MergeTimes
+}
+
+/** A field, or one element of a list field, that both sides changed to different values. */
+export interface FieldClash {
+  field: string
+  /** Natural key of the element; null when the clash is about the whole field. */
+  itemKey: string | null
+  /** Values of the part; undefined where the part is absent (an element removed or never there). */
+  base: unknown
+  registry: unknown
+  fhir: unknown
+  rule: MergeRule
+  /**
+   * How the rule settled it: `lww-registry` or `lww-fhir` by last-writer-wins, `fhir-rule` for a
+   * FHIR-owned field, or null when it waits for a steward and the registry keeps its value.
+   */
+  resolution: 'lww-registry' | 'lww-fhir' | 'fhir-rule' | null
+}
+
+/** A registry-owned part that FHIR changed: the registry value stays and the next push puts it back. */
+export interface FieldRevert {
+  field: string
+  itemKey: string | null
+  fhir: unknown
+  registry: unknown
+}
+
+export interface MergeResult {
+  merged: MergeView
+  clashes: FieldClash[]
+  reverts: FieldRevert[]
+  /** True when the merged view differs from the registry's, so the row must be updated. */
+  registryChanged: boolean
+  /** True when the merged view differs from FHIR's, so a push must follow. */
+  fhirBehind: boolean
+}
+
+/** Key of the single part of a `value` field. */
+const WHOLE = ''
+/** Key of a concept's text and other non-coding elements. */
+const CONCEPT_TEXT = 'text'
+
+/**
+ * Merges FHIR's changes into the registry's values, part by part, against the common base. A part
+ * only one side changed takes that side's value; a part both changed to different values goes to
+ * the field's rule. The function is pure: the same input always gives the same result.
+ */
+export function mergeFields(input: MergeInput): MergeResult {
+  const { registry, fhir, shapes } = input
+  const base = input.base ?? registry
+  const merged: MergeView = {}
+  const clashes: FieldClash[] = []
+  const reverts: FieldRevert[] = []
+
+  for (const field of Object.keys(registry)) {
+    const shape = shapes[field] ?? { kind: 'value' }
+    const rule = input.rules[field] ?? 'lww'
+    const baseParts = partsOf(shape, base[field])
+    const registryParts = partsOf(shape, registry[field])
+    const fhirParts = partsOf(shape, fhir[field])
+    const keys = [...new Set([...registryParts.keys(), ...fhirParts.keys()])]
+    const result = new Map<string, unknown>()
+    let tookFhir = false
+
+    for (const key of keys) {
+      const part = {
+        base: baseParts.get(key),
+        registry: registryParts.get(key),
+        fhir: fhirParts.get(key),
+      }
+      const itemKey = key === WHOLE ? null : key
+      const decision = decide(part, rule, () => laterWriter(field, input.times))
+      if (decision.revert)
+        reverts.push({ field, itemKey, fhir: part.fhir, registry: part.registry })
+      if (decision.clash !== undefined) {
+        clashes.push({ field, itemKey, ...part, rule, resolution: decision.clash })
+      }
+      const value = decision.take === 'fhir' ? part.fhir : part.registry
+      if (decision.take === 'fhir') tookFhir = true
+      if (value !== undefined) result.set(key, value)
+    }
+    merged[field] = tookFhir ? assemble(shape, result) : registry[field]
+  }
+
+  return {
+    merged,
+    clashes,
+    reverts,
+    registryChanged: !sameValue(merged, registry),
+    fhirBehind: Object.keys(merged).some((field) => !sameValue(merged[field], fhir[field])),
+  }
+}
+
+interface Decision {
+  take: 'registry' | 'fhir'
+  revert?: true
+  /** Set when both sides changed the part: how the rule settled it. */
+  clash?: FieldClash['resolution']
+}
+
+function decide(
+  part: { base: unknown; registry: unknown; fhir: unknown },
+  rule: MergeRule,
+  later: () => 'registry' | 'fhir' | null,
+): Decision {
+  if (sameValue(part.registry, part.fhir)) return { take: 'registry' }
+  const registryMoved = !sameValue(part.base, part.registry)
+  const fhirMoved = !sameValue(part.base, part.fhir)
+  if (!fhirMoved) return { take: 'registry' }
+  if (rule === 'registry') return { take: 'registry', revert: true }
+  if (!registryMoved) return { take: 'fhir' }
+
+  if (rule === 'fhir') return { take: 'fhir', clash: 'fhir-rule' }
+  if (rule === 'manual') return { take: 'registry', clash: null }
+  const winner = later()
+  if (winner === 'fhir') return { take: 'fhir', clash: 'lww-fhir' }
+  if (winner === 'registry') return { take: 'registry', clash: 'lww-registry' }
+  return { take: 'registry', clash: null }
+}
+
+/**
+ * The side that changed the field later, or null when the two changes lie within the clock-skew
+ * window. The registry's clock and HAPI's can disagree by a little, so two changes that close
+ * cannot be ordered honestly; guessing would silently drop one of them, so a steward decides.
+ */
+function laterWriter(field: string, times: MergeTimes): 'registry' | 'fhir' | null {
+  if (times.fhirChangedAt === null) return 'registry'
+  const gapMs = times.fhirChangedAt.getTime() - times.registryChangedAt(field).getTime()
+  if (Math.abs(gapMs) <= times.clockSkewMs) return null
+  return gapMs > 0 ? 'fhir' : 'registry'
+}
+
+/** Splits a field's value into its parts, in order, keyed as the shape says. */
+function partsOf(shape: FieldShape, value: unknown): Map<string, unknown> {
+  const parts = new Map<string, unknown>()
+  if (shape.kind === 'value') {
+    parts.set(WHOLE, value ?? null)
+    return parts
+  }
+  if (shape.kind === 'list') {
+    for (const item of Array.isArray(value) ? value : []) {
+      addKeyed(parts, shape.keyOf(item as Record<string, unknown>), item)
+    }
+    return parts
+  }
+
+  const { coding, ...rest } = (value ?? {}) as { coding?: unknown }
+  for (const item of Array.isArray(coding) ? coding : []) {
+    const system = (item as { system?: unknown }).system
+    addKeyed(parts, typeof system === 'string' ? system : '(no system)', item)
+  }
+  if (Object.keys(rest).length > 0) parts.set(CONCEPT_TEXT, rest)
+  return parts
+}
+
+/** Adds a keyed part; a second element with the same key becomes `key #2`, and so on. */
+function addKeyed(parts: Map<string, unknown>, key: string, item: unknown): void {
+  let unique = key
+  for (let occurrence = 2; parts.has(unique); occurrence++) unique = `${key} #${occurrence}`
+  parts.set(unique, item)
+}
+
+/** Builds a field's value back from its parts. */
+function assemble(shape: FieldShape, parts: Map<string, unknown>): unknown {
+  if (shape.kind === 'value') return parts.get(WHOLE) ?? null
+  if (shape.kind === 'list') return [...parts.values()]
+
+  const coding = [...parts].filter(([key]) => key !== CONCEPT_TEXT).map(([, item]) => item)
+  const rest = (parts.get(CONCEPT_TEXT) ?? {}) as Record<string, unknown>
+  return coding.length > 0 ? { ...rest, coding } : { ...rest }
+}
+
+/** The value of one part of a field (the whole field when `itemKey` is null); undefined if absent. */
+export function partValue(shape: FieldShape, value: unknown, itemKey: string | null): unknown {
+  return partsOf(shape, value).get(itemKey ?? WHOLE)
+}
+
+/**
+ * Returns the field's value with one part replaced: set when `part` is defined (an element the
+ * list lacks is appended), removed when it is undefined.
+ */
+export function withPartValue(
+  shape: FieldShape,
+  value: unknown,
+  itemKey: string | null,
+  part: unknown,
+): unknown {
+  if (shape.kind === 'value') return part ?? null
+  const parts = partsOf(shape, value)
+  const key = itemKey ?? WHOLE
+  if (part === undefined) parts.delete(key)
+  else parts.set(key, part)
+  return assemble(shape, parts)
+}
+
+/**
+ * The registry's view with the parts that wait for a steward set to FHIR's values, so a push
+ * carries neither side's value of a clash into FHIR before someone settles it.
+ */
+export function withHeldBackParts(
+  shapes: Readonly<Record<string, FieldShape>>,
+  registry: MergeView,
+  fhir: MergeView,
+  heldBack: readonly { field: string; itemKey: string | null }[],
+): MergeView {
+  const result = { ...registry }
+  for (const { field, itemKey } of heldBack) {
+    if (!(field in result)) continue
+    const shape = shapes[field] ?? { kind: 'value' }
+    result[field] = withPartValue(
+      shape,
+      result[field],
+      itemKey,
+      partValue(shape, fhir[field], itemKey),
+    )
+  }
+  return result
+}
