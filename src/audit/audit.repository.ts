@@ -15,6 +15,12 @@ export type AuditRow = Selectable<AuditLogTable>
 export type AuditAction =
   'create' | 'update' | 'delete' | 'restore' | 'revert' | 'resolve' | 'dismiss'
 
+/** Who asked for a change and under which request (or job) id; audit rows carry both. */
+export interface ChangeContext {
+  actor: string
+  requestId: string | null
+}
+
 export interface AuditEntry {
   actor: string
   source: AuditSource
