@@ -47,6 +47,12 @@ const configSchema = z.object({
   FHIR_SOURCE_URI: z.url().default('https://brain-registry.example.org/fhir/source/registry'),
   /** Changes on both sides within this many milliseconds count as concurrent. */
   CLOCK_SKEW_MS: z.coerce.number().int().min(0).default(2_000),
+  /**
+   * Overrides of the merge rule of single fields, as `entity.field=rule` separated by commas, such
+   * as `patient.gender=manual,condition.onset=fhir`. Rules: lww, registry, fhir, manual. The
+   * registry checks field and rule names at start and refuses to start on a bad entry.
+   */
+  MERGE_RULES: z.string().optional(),
   /** Parts this process runs: `api`, `worker`, or both (`all`). */
   PROCESS_ROLE: z.enum(['all', 'api', 'worker']).default('all'),
   /** Register the Subscriptions on HAPI at start. */
