@@ -3,12 +3,14 @@ import type { OpenAPIHono } from '@hono/zod-openapi'
 import { Scalar } from '@scalar/hono-api-reference'
 import type { Kysely } from 'kysely'
 import type pg from 'pg'
+import { AuditRepository } from './audit/audit.repository.ts'
 import { ConditionRepository } from './conditions/condition.repository.ts'
 import { registerConditionRoutes } from './conditions/condition.routes.ts'
 import { ConditionService } from './conditions/condition.service.ts'
 import { ConflictRepository } from './conflicts/conflict.repository.ts'
 import { FhirClient, type FetchFunction } from './fhir/fhir-client.ts'
 import { NeurologyValueSet } from './fhir/neurology-value-set.ts'
+import { mergeRulesFrom } from './merge/merge-rules.ts'
 import { ensureSubscriptions } from './fhir/subscriptions.ts'
 import { registerHealthRoutes } from './health/health.routes.ts'
 import { PatientRepository } from './patients/patient.repository.ts'
@@ -69,6 +71,8 @@ export async function createRegistry(
 ): Promise<Registry> {
   const logger = overrides.logger ?? createLogger(config.LOG_LEVEL, { service: 'brain-registry' })
   const clock = overrides.clock ?? systemClock
+  // Checked before anything starts, so a misspelt rule stops start-up with nothing left running.
+  const mergeRules = mergeRulesFrom(config.MERGE_RULES)
 
   if (await ensureDatabaseExists(config.DATABASE_URL)) logger.info('Database created')
   const pool = createPool(config.DATABASE_URL, config.DATABASE_SCHEMA, config.DATABASE_POOL_SIZE)
@@ -91,11 +95,13 @@ export async function createRegistry(
   const conditions = new ConditionRepository()
   const conflicts = new ConflictRepository()
   const notifications = new NotificationRepository()
+  const audit = new AuditRepository()
 
   const patientService = new PatientService({
     db,
     patients,
     conditions,
+    audit,
     queue,
     clock,
     registryIdentifierSystem: config.REGISTRY_IDENTIFIER_SYSTEM,
@@ -104,6 +110,7 @@ export async function createRegistry(
     db,
     conditions,
     patients,
+    audit,
     queue,
     clock,
     valueSet,
@@ -118,11 +125,13 @@ export async function createRegistry(
     valueSet,
     clock,
     logger,
+    audit,
+    rules: mergeRules,
     registryIdentifierSystem: config.REGISTRY_IDENTIFIER_SYSTEM,
     sourceUri: config.FHIR_SOURCE_URI,
     clockSkewMs: config.CLOCK_SKEW_MS,
   })
-  const push = new OutboundPush({ db, patients, conditions, fhir, merge, logger })
+  const push = new OutboundPush({ db, patients, conditions, conflicts, fhir, merge, logger })
   const workers = new SyncWorkers({
     db,
     queue,

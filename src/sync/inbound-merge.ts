@@ -6,19 +6,27 @@ import type {
 } from '@medplum/fhirtypes'
 import type { Kysely } from 'kysely'
 import { sql } from 'kysely'
+import type { AuditRepository } from '../audit/audit.repository.ts'
 import { enqueueConditionPush } from '../conditions/condition.service.ts'
 import type { ConditionRepository } from '../conditions/condition.repository.ts'
-import type { ConflictRepository } from '../conflicts/conflict.repository.ts'
+import {
+  DELETION_FIELD,
+  type ConflictRepository,
+  type ConflictRow,
+} from '../conflicts/conflict.repository.ts'
 import { conditionFieldsFromResource, patientIdFromReference } from '../fhir/condition-mapping.ts'
 import { versionIdOf, type FhirClient } from '../fhir/fhir-client.ts'
 import type { NeurologyValueSet } from '../fhir/neurology-value-set.ts'
 import { patientFieldsFromResource } from '../fhir/patient-mapping.ts'
+import { mergeFields, partValue, withHeldBackParts, type MergeView } from '../merge/field-merge.ts'
+import type { MergeRules } from '../merge/merge-rules.ts'
 import type { PatientRepository } from '../patients/patient.repository.ts'
 import { enqueuePatientPush } from '../patients/patient.service.ts'
+import { sameValue } from '../platform/canonical-json.ts'
 import type { Clock } from '../platform/clock.ts'
 import type { Database, Executor } from '../platform/db.ts'
 import type { Logger } from '../platform/logger.ts'
-import { transactionWithJobs, type JobQueue } from '../platform/queue.ts'
+import { transactionWithJobs, type JobQueue, type TransactionJobs } from '../platform/queue.ts'
 import { recordSyncPoint, setSyncState, softDeleteRow } from '../platform/sync-columns.ts'
 import {
   conditionEntity,
@@ -28,10 +36,8 @@ import {
   type SyncedEntity,
   type SyncedRow,
 } from './synced-entities.ts'
-import { sameValue } from '../platform/canonical-json.ts'
-import { mergeThreeWay } from './three-way-merge.ts'
 
-/** Actor recorded on registry rows that a FHIR-side change updated. */
+/** Actor recorded on registry rows and audit entries that a FHIR-side change caused. */
 export const FHIR_MERGE_ACTOR = 'fhir-merge'
 
 /** Result of applying one FHIR change, stored on the notification and logged. */
@@ -44,6 +50,7 @@ export type MergeOutcome =
   | 'enrolled'
   | 'created'
   | 'not-enrolled'
+  | 'identifier-taken'
   | 'deleted'
   | 'delete-conflict'
   | 'already-deleted'
@@ -54,20 +61,25 @@ export interface InboundMergeDeps {
   patients: PatientRepository
   conditions: ConditionRepository
   conflicts: ConflictRepository
+  audit: AuditRepository
   queue: JobQueue
   fhir: FhirClient
   valueSet: NeurologyValueSet
   clock: Clock
   logger: Logger
+  rules: MergeRules
   registryIdentifierSystem: string
   /** `meta.source` of the registry's own writes; versions carrying it are echoes. */
   sourceUri: string
   clockSkewMs: number
 }
 
+type AnyEntity = SyncedEntity<SyncedRow, Record<string, unknown>, Resource>
+
 /**
  * Applies FHIR-side changes to the registry: echo suppression, enrolment of new neurology
- * patients, and the three-way, field-level merge against each row's sync base.
+ * patients, deletes, and the three-way merge of each field by its rule against the row's sync
+ * base. Every change it makes to a row is written to the audit log with the job's id.
  */
 export class InboundMerge {
   readonly #deps: InboundMergeDeps
@@ -76,20 +88,42 @@ export class InboundMerge {
 
   constructor(deps: InboundMergeDeps) {
     this.#deps = deps
-    this.#patient = patientEntity(deps.patients, deps.registryIdentifierSystem)
-    this.#condition = conditionEntity(deps.conditions, deps.valueSet)
+    this.#patient = patientEntity(deps.patients, deps.rules, deps.registryIdentifierSystem)
+    this.#condition = conditionEntity(deps.conditions, deps.rules, deps.valueSet)
+  }
+
+  /** The per-type operations the push also needs (views, shapes), by entity type. */
+  entity(entityType: 'patient' | 'condition'): AnyEntity {
+    return entityType === 'patient' ? this.#patient : this.#condition
   }
 
   /** Applies the given version of a Patient. */
-  async applyPatient(resource: FhirPatient): Promise<MergeOutcome> {
+  async applyPatient(resource: FhirPatient, requestId: string | null): Promise<MergeOutcome> {
     const fhirId = resource.id ?? ''
     const known = await this.#patient.findByFhirId(this.#deps.db, fhirId)
-    if (known) return this.#mergeKnown(this.#patient, resource)
+    if (known) return this.#mergeKnown(this.#patient, resource, requestId)
     if (this.#isOwnWrite(resource)) return 'own-write'
 
-    const hasRegistryIdentifier = (resource.identifier ?? []).some(
+    const registryIdentifiers = (resource.identifier ?? []).filter(
       (identifier) => identifier.system === this.#deps.registryIdentifierSystem,
     )
+    for (const identifier of registryIdentifiers) {
+      const holders = await this.#deps.patients.findByIdentifier(
+        this.#deps.db,
+        identifier.system ?? '',
+        identifier.value ?? '',
+      )
+      if (holders.length > 0) {
+        // A second FHIR Patient with the identifier of a registry patient is a duplicate in FHIR;
+        // linking or merging it needs a person, so it stays out and is logged.
+        this.#deps.logger.warn('FHIR Patient carries the identifier of another registry patient', {
+          fhirId: `Patient/${fhirId}`,
+          patientId: holders[0]?.id,
+        })
+        return 'identifier-taken'
+      }
+    }
+
     const conditions = await this.#deps.fhir.searchAll<FhirCondition>('Condition', {
       subject: `Patient/${fhirId}`,
       _count: '200',
@@ -97,14 +131,14 @@ export class InboundMerge {
     const neurological = conditions.some((condition) =>
       this.#deps.valueSet.containsAny(condition.code?.coding),
     )
-    if (!hasRegistryIdentifier && !neurological) return 'not-enrolled'
-    return this.#enrol(resource, conditions)
+    if (registryIdentifiers.length === 0 && !neurological) return 'not-enrolled'
+    return this.#enrol(resource, conditions, requestId)
   }
 
   /** Applies the given version of a Condition, enrolling its patient when it is neurological. */
-  async applyCondition(resource: FhirCondition): Promise<MergeOutcome> {
+  async applyCondition(resource: FhirCondition, requestId: string | null): Promise<MergeOutcome> {
     const known = await this.#condition.findByFhirId(this.#deps.db, resource.id ?? '')
-    if (known) return this.#mergeKnown(this.#condition, resource)
+    if (known) return this.#mergeKnown(this.#condition, resource, requestId)
     if (this.#isOwnWrite(resource)) return 'own-write'
 
     const subjectId = patientIdFromReference((resource.subject as Reference | undefined)?.reference)
@@ -113,7 +147,8 @@ export class InboundMerge {
     if (patient && patient.deleted_at === null) {
       return this.#deps.db.transaction().execute(async (trx) => {
         await this.#lockResource(trx, `Condition/${resource.id ?? ''}`)
-        return (await this.#insertCondition(trx, patient.id, resource)) ? 'created' : 'unchanged'
+        const inserted = await this.#insertCondition(trx, patient.id, resource, requestId)
+        return inserted ? 'created' : 'unchanged'
       })
     }
     if (patient || !this.#deps.valueSet.containsAny(resource.code?.coding)) return 'not-enrolled'
@@ -125,25 +160,20 @@ export class InboundMerge {
       subject: `Patient/${subjectId}`,
       _count: '200',
     })
-    return this.#enrol(subject, conditions)
+    return this.#enrol(subject, conditions, requestId)
   }
 
-  /** Applies a FHIR-side delete: soft-deletes the row unless the registry changed it since the base. */
+  /**
+   * Applies a FHIR-side delete: soft-deletes the row, unless the registry changed it since the
+   * base, which opens a delete-versus-edit conflict for a steward.
+   */
   async applyDeletion(
     resourceType: 'Patient' | 'Condition',
     fhirId: string,
+    requestId: string | null,
   ): Promise<MergeOutcome> {
-    return resourceType === 'Patient'
-      ? this.#deleteKnown(this.#patient, fhirId)
-      : this.#deleteKnown(this.#condition, fhirId)
-  }
-
-  async #deleteKnown<
-    Row extends SyncedRow,
-    Fields extends Record<string, unknown>,
-    R extends Resource,
-  >(entity: SyncedEntity<Row, Fields, R>, fhirId: string): Promise<MergeOutcome> {
-    const { db, clock, conflicts } = this.#deps
+    const entity = this.entity(resourceType === 'Patient' ? 'patient' : 'condition')
+    const { db, clock, conflicts, audit } = this.#deps
 
     return db.transaction().execute(async (trx) => {
       const row = await entity.findByFhirId(trx, fhirId, { forUpdate: true })
@@ -151,16 +181,17 @@ export class InboundMerge {
       if (row.deleted_at) return 'already-deleted'
 
       const now = clock.now()
-      if (!sameValue(entity.fieldsOfRow(row), row.sync_base)) {
+      const fields = entity.fieldsOfRow(row)
+      if (!sameValue(fields, row.sync_base)) {
         await conflicts.record(
           trx,
           {
             entityType: entity.entityType,
             entityId: row.id,
-            fieldPath: '(deleted)',
+            fieldPath: DELETION_FIELD,
             itemKey: null,
             baseValue: row.sync_base,
-            registryValue: entity.fieldsOfRow(row),
+            registryValue: fields,
             fhirValue: null,
             registryVersion: row.version,
             fhirVersionId: row.fhir_version_id ?? 0,
@@ -181,6 +212,14 @@ export class InboundMerge {
       })
       // The FHIR side is already gone, so the deletion needs no push.
       await setSyncState(trx, entity.table, row.id, 'synced')
+      await audit.record(trx, {
+        ...this.#auditOrigin(requestId, now),
+        action: 'delete',
+        entityType: entity.entityType,
+        entityId: row.id,
+        before: fields,
+        after: null,
+      })
       return 'deleted'
     })
   }
@@ -189,8 +228,12 @@ export class InboundMerge {
     Row extends SyncedRow,
     Fields extends Record<string, unknown>,
     R extends Resource,
-  >(entity: SyncedEntity<Row, Fields, R>, resource: R): Promise<MergeOutcome> {
-    const { db, clock, conflicts, queue, logger } = this.#deps
+  >(
+    entity: SyncedEntity<Row, Fields, R>,
+    resource: R,
+    requestId: string | null,
+  ): Promise<MergeOutcome> {
+    const { db, clock, queue } = this.#deps
     const version = versionIdOf(resource)
     const fhirFields = entity.fieldsOfResource(resource)
     const fhirUpdatedAt = resource.meta?.lastUpdated ? new Date(resource.meta.lastUpdated) : null
@@ -212,86 +255,207 @@ export class InboundMerge {
         })
         return 'own-write'
       }
-      if (row.deleted_at) {
-        // TODO: a FHIR edit of a row the registry deleted should raise a conflict; the pending push deletes it instead.
-        return 'stale'
-      }
 
-      const registryFields = entity.fieldsOfRow(row)
-      const { merged, clashes, registryChanged, fhirBehind } = mergeThreeWay(
-        row.sync_base as Fields | null,
-        registryFields,
-        fhirFields,
-        {
-          registryUpdatedAt: row.updated_at,
-          fhirUpdatedAt,
-          clockSkewMs: this.#deps.clockSkewMs,
-        },
-        { keepRegistryOwned: entity.keepRegistryOwned },
-      )
-      const now = clock.now()
-      let current = row
-      if (registryChanged) {
-        current = await entity.updateFields(trx, row, merged, {
-          updatedBy: FHIR_MERGE_ACTOR,
-          updatedAt: now,
-        })
-      }
-      for (const clash of clashes) {
-        await conflicts.record(
-          trx,
-          {
-            entityType: entity.entityType,
-            entityId: row.id,
-            fieldPath: clash.field,
-            itemKey: null,
-            baseValue: clash.base,
-            registryValue: clash.registry,
-            fhirValue: clash.fhir,
-            registryVersion: row.version,
-            fhirVersionId: version,
-            registryUpdatedAt: row.updated_at,
-            fhirUpdatedAt,
-            status: clash.resolution === null ? 'open' : 'resolved',
-            resolution: clash.resolution,
-          },
-          now,
-        )
-        logger.warn('Field changed on both sides', {
-          entityType: entity.entityType,
-          entityId: row.id,
-          field: clash.field,
-          resolution: clash.resolution ?? 'open',
-        })
-      }
-      await recordSyncPoint(trx, entity.table, row.id, {
-        fhirVersionId: version,
-        fhirLastUpdated: fhirUpdatedAt,
-        base: fhirFields,
-        rowVersion: current.version,
-        inStep: !fhirBehind,
-      })
-      // TODO: an open clash still lets the push carry the registry value to FHIR; it should hold
-      // the field back until a steward resolves the conflict.
-      if (clashes.some((clash) => clash.resolution === null)) {
-        await setSyncState(trx, entity.table, row.id, 'conflict')
-      }
-      if (fhirBehind) {
-        if (entity.entityType === 'patient') await enqueuePatientPush(jobs, row.id)
-        else await enqueueConditionPush(jobs, row.id)
-      }
-
-      if (clashes.length > 0) return 'merged-with-conflicts'
-      return registryChanged ? 'merged' : 'unchanged'
+      const point = { version, fhirUpdatedAt, fhirFields, now: clock.now() }
+      if (row.deleted_at) return this.#editOfDeletedRow(trx, jobs, entity, row, point)
+      return this.#mergeFields(trx, jobs, entity, row, point, requestId)
     })
+  }
+
+  async #mergeFields<Row extends SyncedRow, Fields extends Record<string, unknown>>(
+    trx: Executor,
+    jobs: TransactionJobs,
+    entity: SyncedEntity<Row, Fields, Resource>,
+    row: Row,
+    point: { version: number; fhirUpdatedAt: Date | null; fhirFields: Fields; now: Date },
+    requestId: string | null,
+  ): Promise<MergeOutcome> {
+    const { conflicts, audit, logger } = this.#deps
+    const registryFields = entity.fieldsOfRow(row)
+    const fhirView = entity.toView(point.fhirFields)
+    const result = mergeFields({
+      base: row.sync_base === null ? null : entity.toView(row.sync_base as Fields),
+      registry: entity.toView(registryFields),
+      fhir: fhirView,
+      shapes: entity.shapes,
+      rules: entity.rules,
+      times: {
+        registryChangedAt: (field) => entity.registryChangedAt(row, field),
+        fhirChangedAt: point.fhirUpdatedAt,
+        clockSkewMs: this.#deps.clockSkewMs,
+      },
+    })
+    const mergedFields = entity.fromView(result.merged)
+    const origin = this.#auditOrigin(requestId, point.now)
+    const ids = { entityType: entity.entityType, entityId: row.id }
+
+    let current = row
+    if (result.registryChanged) {
+      current = await entity.updateFields(trx, row, mergedFields, {
+        updatedBy: FHIR_MERGE_ACTOR,
+        updatedAt: point.now,
+      })
+      await audit.record(trx, {
+        ...origin,
+        ...ids,
+        action: 'update',
+        before: registryFields,
+        after: mergedFields,
+      })
+    }
+    for (const revert of result.reverts) {
+      await audit.record(trx, {
+        ...origin,
+        ...ids,
+        action: 'revert',
+        before: { field: revert.field, itemKey: revert.itemKey, value: revert.fhir ?? null },
+        after: { field: revert.field, itemKey: revert.itemKey, value: revert.registry ?? null },
+      })
+      logger.warn('Registry-owned field changed in FHIR; the push puts it back', {
+        ...ids,
+        field: revert.field,
+      })
+    }
+    for (const clash of result.clashes) {
+      await conflicts.record(
+        trx,
+        {
+          ...ids,
+          fieldPath: clash.field,
+          itemKey: clash.itemKey,
+          baseValue: clash.base,
+          registryValue: clash.registry,
+          fhirValue: clash.fhir,
+          registryVersion: current.version,
+          fhirVersionId: point.version,
+          registryUpdatedAt: entity.registryChangedAt(row, clash.field),
+          fhirUpdatedAt: point.fhirUpdatedAt,
+          status: clash.resolution === null ? 'open' : 'resolved',
+          resolution: clash.resolution,
+        },
+        point.now,
+      )
+      logger.warn('Field changed on both sides', {
+        ...ids,
+        field: clash.field,
+        rule: clash.rule,
+        resolution: clash.resolution ?? 'open',
+      })
+    }
+
+    const open = await this.#settleConverged(trx, entity, ids, result.merged, fhirView, point.now)
+    // Parts that wait for a steward go out as FHIR has them, so only settled changes need a push.
+    const pushNeeded = !sameValue(
+      withHeldBackParts(
+        entity.shapes,
+        result.merged,
+        fhirView,
+        open.map((conflict) => ({ field: conflict.field_path, itemKey: conflict.item_key })),
+      ),
+      fhirView,
+    )
+    await recordSyncPoint(trx, entity.table, row.id, {
+      fhirVersionId: point.version,
+      fhirLastUpdated: point.fhirUpdatedAt,
+      base: point.fhirFields,
+      rowVersion: current.version,
+      inStep: !pushNeeded,
+    })
+    if (open.length > 0) await setSyncState(trx, entity.table, row.id, 'conflict')
+    if (pushNeeded) await this.#enqueuePush(jobs, entity.entityType, row.id)
+
+    if (result.clashes.length > 0) return 'merged-with-conflicts'
+    return result.registryChanged ? 'merged' : 'unchanged'
+  }
+
+  /**
+   * Closes the entity's open conflicts whose part the two sides now agree on, and returns the
+   * ones still open (deletion conflicts aside).
+   */
+  async #settleConverged(
+    trx: Executor,
+    entity: { shapes: SyncedEntity<SyncedRow, Record<string, unknown>, Resource>['shapes'] },
+    ids: { entityType: 'patient' | 'condition'; entityId: string },
+    merged: MergeView,
+    fhirView: MergeView,
+    now: Date,
+  ): Promise<ConflictRow[]> {
+    const open = await this.#deps.conflicts.listOpenByEntity(trx, ids.entityType, ids.entityId)
+    const converged: string[] = []
+    const remaining: ConflictRow[] = []
+    for (const conflict of open) {
+      if (conflict.field_path === DELETION_FIELD) continue
+      const shape = entity.shapes[conflict.field_path] ?? { kind: 'value' }
+      const registryPart = partValue(shape, merged[conflict.field_path], conflict.item_key)
+      const fhirPart = partValue(shape, fhirView[conflict.field_path], conflict.item_key)
+      if (sameValue(registryPart, fhirPart)) converged.push(conflict.id)
+      else remaining.push(conflict)
+    }
+    await this.#deps.conflicts.closeConverged(trx, converged, now)
+    return remaining
+  }
+
+  /**
+   * FHIR changed a resource whose row the registry deleted and has not deleted in FHIR yet. A
+   * change to mapped fields opens a delete-versus-edit conflict and holds the delete back; a
+   * change of unmapped elements only moves the recorded version, so the pending delete proceeds.
+   */
+  async #editOfDeletedRow<Row extends SyncedRow, Fields extends Record<string, unknown>>(
+    trx: Executor,
+    jobs: TransactionJobs,
+    entity: SyncedEntity<Row, Fields, Resource>,
+    row: Row,
+    point: { version: number; fhirUpdatedAt: Date | null; fhirFields: Fields; now: Date },
+  ): Promise<MergeOutcome> {
+    if (sameValue(point.fhirFields, row.sync_base)) {
+      await recordSyncPoint(trx, entity.table, row.id, {
+        fhirVersionId: point.version,
+        fhirLastUpdated: point.fhirUpdatedAt,
+        base: point.fhirFields,
+        rowVersion: row.version,
+        inStep: false,
+      })
+      await this.#enqueuePush(jobs, entity.entityType, row.id)
+      return 'stale'
+    }
+
+    await this.#deps.conflicts.record(
+      trx,
+      {
+        entityType: entity.entityType,
+        entityId: row.id,
+        fieldPath: DELETION_FIELD,
+        itemKey: null,
+        baseValue: row.sync_base,
+        registryValue: null,
+        fhirValue: point.fhirFields,
+        registryVersion: row.version,
+        fhirVersionId: point.version,
+        registryUpdatedAt: row.updated_at,
+        fhirUpdatedAt: point.fhirUpdatedAt,
+        status: 'open',
+        resolution: null,
+      },
+      point.now,
+    )
+    await setSyncState(trx, entity.table, row.id, 'conflict')
+    this.#deps.logger.warn('FHIR edited a resource the registry deleted', {
+      entityType: entity.entityType,
+      entityId: row.id,
+    })
+    return 'delete-conflict'
   }
 
   /**
    * Creates the registry patient for a FHIR Patient, with all its conditions, and queues the
    * push that adds the registry identifier in FHIR. The hospital's identifiers stay as they are.
    */
-  async #enrol(resource: FhirPatient, conditions: readonly FhirCondition[]): Promise<MergeOutcome> {
-    const { db, patients, queue, clock, logger } = this.#deps
+  async #enrol(
+    resource: FhirPatient,
+    conditions: readonly FhirCondition[],
+    requestId: string | null,
+  ): Promise<MergeOutcome> {
+    const { db, patients, queue, clock, logger, audit } = this.#deps
     const fhirId = resource.id ?? ''
     const fhirFields = patientFieldsFromResource(resource)
 
@@ -300,6 +464,7 @@ export class InboundMerge {
       if (await patients.findByFhirId(trx, fhirId)) return 'unchanged' as const
 
       const id = crypto.randomUUID()
+      const now = clock.now()
       const hasIdentifier = fhirFields.identifiers.some(
         (identifier) => identifier.system === this.#deps.registryIdentifierSystem,
       )
@@ -317,14 +482,22 @@ export class InboundMerge {
         source: 'external',
         fields,
         updatedBy: FHIR_MERGE_ACTOR,
-        updatedAt: clock.now(),
+        updatedAt: now,
         fhirId,
         fhirVersionId: versionIdOf(resource),
         fhirLastUpdated: resource.meta?.lastUpdated ? new Date(resource.meta.lastUpdated) : null,
         syncBase: fhirFields,
         syncState: hasIdentifier ? 'synced' : 'pending',
       })
-      for (const condition of conditions) await this.#insertCondition(trx, id, condition)
+      await audit.record(trx, {
+        ...this.#auditOrigin(requestId, now),
+        action: 'create',
+        entityType: 'patient',
+        entityId: id,
+        before: null,
+        after: fields,
+      })
+      for (const condition of conditions) await this.#insertCondition(trx, id, condition, requestId)
       if (!hasIdentifier) await enqueuePatientPush(jobs, id)
       return 'enrolled' as const
     })
@@ -341,26 +514,50 @@ export class InboundMerge {
     db: Executor,
     patientId: string,
     resource: FhirCondition,
+    requestId: string | null,
   ): Promise<boolean> {
-    const { conditions, clock } = this.#deps
+    const { conditions, clock, audit } = this.#deps
     const fhirId = resource.id ?? ''
     if (await conditions.findByFhirId(db, fhirId)) return false
     const fields = conditionFieldsFromResource(resource)
+    const id = crypto.randomUUID()
+    const now = clock.now()
     await conditions.insert(db, {
-      id: crypto.randomUUID(),
+      id,
       patientId,
       source: 'external',
       fields,
       isNeurological: this.#deps.valueSet.containsAny(fields.code.coding),
       updatedBy: FHIR_MERGE_ACTOR,
-      updatedAt: clock.now(),
+      updatedAt: now,
       fhirId,
       fhirVersionId: versionIdOf(resource),
       fhirLastUpdated: resource.meta?.lastUpdated ? new Date(resource.meta.lastUpdated) : null,
       syncBase: fields,
       syncState: 'synced',
     })
+    await audit.record(db, {
+      ...this.#auditOrigin(requestId, now),
+      action: 'create',
+      entityType: 'condition',
+      entityId: id,
+      before: null,
+      after: fields,
+    })
     return true
+  }
+
+  async #enqueuePush(
+    jobs: TransactionJobs,
+    entityType: 'patient' | 'condition',
+    id: string,
+  ): Promise<void> {
+    if (entityType === 'patient') await enqueuePatientPush(jobs, id)
+    else await enqueueConditionPush(jobs, id)
+  }
+
+  #auditOrigin(requestId: string | null, occurredAt: Date) {
+    return { actor: FHIR_MERGE_ACTOR, source: 'fhir-merge' as const, requestId, occurredAt }
   }
 
   /** Serialises enrolment of one FHIR resource across processes, for the rest of the transaction. */

@@ -21,17 +21,24 @@ import type { Logger } from '../platform/logger.ts'
 import type { PushJobData } from '../platform/queue.ts'
 import { recordSyncPoint, setSyncState, type SyncedTable } from '../platform/sync-columns.ts'
 import type { InboundMerge } from './inbound-merge.ts'
+import {
+  DELETION_FIELD,
+  type ConflictRepository,
+  type ConflictRow,
+} from '../conflicts/conflict.repository.ts'
+import { withHeldBackParts } from '../merge/field-merge.ts'
 import { sameValue } from '../platform/canonical-json.ts'
 
 /** How often one push re-reads and retries after HAPI reports a newer version. */
 const MAX_VERSION_CONFLICT_ROUNDS = 5
 
-export type PushOutcome = 'pushed' | 'unchanged' | 'deleted' | 'skipped' | 'merged-first'
+export type PushOutcome = 'pushed' | 'unchanged' | 'deleted' | 'skipped' | 'merged-first' | 'held'
 
 export interface OutboundPushDeps {
   db: Kysely<Database>
   patients: PatientRepository
   conditions: ConditionRepository
+  conflicts: ConflictRepository
   fhir: FhirClient
   merge: InboundMerge
   logger: Logger
@@ -85,18 +92,29 @@ export class OutboundPush {
     const { patients, fhir, merge } = this.#deps
     const row = await patients.findById(this.#deps.db, id, { includeDeleted: true })
     if (!row?.fhir_id) return 'skipped'
-    if (row.deleted_at) return this.#deletePatient(row, requestId)
+    if (row.deleted_at) {
+      if (await this.#deleteHeldBack('patient', row.id)) return 'held'
+      const current = await this.#readCurrent<FhirPatient>('Patient', row, requestId)
+      if (current === 'moved') return 'merged-first'
+      return this.#deletePatient(row, current !== 'gone', requestId)
+    }
 
-    const current = await this.#readCurrent<FhirPatient>('Patient', row)
+    const current = await this.#readCurrent<FhirPatient>('Patient', row, requestId)
     if (current === 'moved') return 'merged-first'
     if (current === 'gone') {
-      await merge.applyDeletion('Patient', row.fhir_id)
+      await merge.applyDeletion('Patient', row.fhir_id, requestId)
       return 'merged-first'
     }
 
-    const fields = patientFieldsOf(row)
+    const open = await this.#conflicts('patient', row.id)
+    const fields = this.#withHeldBack(
+      'patient',
+      patientFieldsOf(row),
+      current && patientFieldsFromResource(current),
+      open,
+    )
     if (current && sameValue(patientFieldsFromResource(current), fields)) {
-      await this.#record('patients', row, current, fields)
+      await this.#record('patients', row, current, fields, open)
       return 'unchanged'
     }
     const stored = await fhir.update(
@@ -106,7 +124,7 @@ export class OutboundPush {
         requestId,
       },
     )
-    await this.#record('patients', row, stored, patientFieldsFromResource(stored))
+    await this.#record('patients', row, stored, patientFieldsFromResource(stored), open)
     return 'pushed'
   }
 
@@ -115,7 +133,12 @@ export class OutboundPush {
     const row = await conditions.findById(this.#deps.db, id, { includeDeleted: true })
     if (!row?.fhir_id) return 'skipped'
     if (row.deleted_at) {
-      if (row.fhir_version_id !== null) await fhir.delete('Condition', row.fhir_id, { requestId })
+      if (await this.#deleteHeldBack('condition', row.id)) return 'held'
+      const current = await this.#readCurrent<FhirCondition>('Condition', row, requestId)
+      if (current === 'moved') return 'merged-first'
+      if (current !== 'gone' && current !== null) {
+        await fhir.delete('Condition', row.fhir_id, { requestId })
+      }
       await setSyncState(this.#deps.db, 'conditions', row.id, 'synced')
       return 'deleted'
     }
@@ -127,16 +150,22 @@ export class OutboundPush {
       await this.#pushPatient(patient.id, requestId)
     }
 
-    const current = await this.#readCurrent<FhirCondition>('Condition', row)
+    const current = await this.#readCurrent<FhirCondition>('Condition', row, requestId)
     if (current === 'moved') return 'merged-first'
     if (current === 'gone') {
-      await merge.applyDeletion('Condition', row.fhir_id)
+      await merge.applyDeletion('Condition', row.fhir_id, requestId)
       return 'merged-first'
     }
 
-    const fields = conditionFieldsOf(row)
+    const open = await this.#conflicts('condition', row.id)
+    const fields = this.#withHeldBack(
+      'condition',
+      conditionFieldsOf(row),
+      current && conditionFieldsFromResource(current),
+      open,
+    )
     if (current && sameValue(conditionFieldsFromResource(current), fields)) {
-      await this.#record('conditions', row, current, fields)
+      await this.#record('conditions', row, current, fields, open)
       return 'unchanged'
     }
     const resource = conditionResourceFromFields(
@@ -149,7 +178,7 @@ export class OutboundPush {
       ifMatchVersion: row.fhir_version_id ?? undefined,
       requestId,
     })
-    await this.#record('conditions', row, stored, conditionFieldsFromResource(stored))
+    await this.#record('conditions', row, stored, conditionFieldsFromResource(stored), open)
     return 'pushed'
   }
 
@@ -161,6 +190,7 @@ export class OutboundPush {
   async #readCurrent<R extends FhirPatient | FhirCondition>(
     type: R['resourceType'],
     row: PatientRow | ConditionRow,
+    requestId: string,
   ): Promise<R | null | 'moved' | 'gone'> {
     if (row.fhir_version_id === null || row.fhir_id === null) return null
     const current = await this.#deps.fhir.read<R>(type, row.fhir_id)
@@ -175,8 +205,8 @@ export class OutboundPush {
 
     const outcome =
       current.resourceType === 'Patient'
-        ? await this.#deps.merge.applyPatient(current)
-        : await this.#deps.merge.applyCondition(current)
+        ? await this.#deps.merge.applyPatient(current, requestId)
+        : await this.#deps.merge.applyCondition(current, requestId)
     this.#deps.logger.info('Merged a newer FHIR version before pushing', {
       fhirId: `${type}/${row.fhir_id}`,
       outcome,
@@ -185,9 +215,13 @@ export class OutboundPush {
   }
 
   /** Deletes a patient and its deleted conditions in one FHIR transaction, conditions first. */
-  async #deletePatient(row: PatientRow, requestId: string): Promise<PushOutcome> {
+  async #deletePatient(
+    row: PatientRow,
+    existsInFhir: boolean,
+    requestId: string,
+  ): Promise<PushOutcome> {
     const { conditions, fhir } = this.#deps
-    if (row.fhir_version_id !== null && row.fhir_id !== null) {
+    if (existsInFhir && row.fhir_version_id !== null && row.fhir_id !== null) {
       const deletedConditions = await conditions.listDeletedInFhirByPatient(this.#deps.db, row.id)
       const bundle: Bundle = {
         resourceType: 'Bundle',
@@ -207,11 +241,49 @@ export class OutboundPush {
     return 'deleted'
   }
 
+  /** Open conflicts of the row's fields; a deletion conflict is handled before this is asked. */
+  async #conflicts(entityType: 'patient' | 'condition', id: string): Promise<ConflictRow[]> {
+    const open = await this.#deps.conflicts.listOpenByEntity(this.#deps.db, entityType, id)
+    return open.filter((conflict) => conflict.field_path !== DELETION_FIELD)
+  }
+
+  /** True while a steward has not settled a delete against an edit: the delete waits. */
+  async #deleteHeldBack(entityType: 'patient' | 'condition', id: string): Promise<boolean> {
+    const open = await this.#deps.conflicts.listOpenByEntity(this.#deps.db, entityType, id)
+    return open.some((conflict) => conflict.field_path === DELETION_FIELD)
+  }
+
+  /**
+   * The row's fields with each part that waits for a steward set to FHIR's current value, so
+   * neither side's value of an open conflict is written before someone decides.
+   */
+  #withHeldBack<Fields extends Record<string, unknown>>(
+    entityType: 'patient' | 'condition',
+    fields: Fields,
+    fhirFields: Fields | null,
+    open: readonly ConflictRow[],
+  ): Fields {
+    if (fhirFields === null || open.length === 0) return fields
+    const entity = this.#deps.merge.entity(entityType)
+    const heldBack = open.map((conflict) => ({
+      field: conflict.field_path,
+      itemKey: conflict.item_key,
+    }))
+    const view = withHeldBackParts(
+      entity.shapes,
+      entity.toView(fields),
+      entity.toView(fhirFields),
+      heldBack,
+    )
+    return entity.fromView(view) as Fields
+  }
+
   async #record(
     table: SyncedTable,
     row: PatientRow | ConditionRow,
     stored: FhirPatient | FhirCondition,
     base: unknown,
+    open: readonly ConflictRow[],
   ): Promise<void> {
     await recordSyncPoint(this.#deps.db, table, row.id, {
       fhirVersionId: versionIdOf(stored),
@@ -220,5 +292,6 @@ export class OutboundPush {
       rowVersion: row.version,
       inStep: true,
     })
+    if (open.length > 0) await setSyncState(this.#deps.db, table, row.id, 'conflict')
   }
 }

@@ -111,8 +111,8 @@ export class SyncWorkers {
       resourceId,
     )
     const outcome = current
-      ? await this.#apply(current)
-      : await merge.applyDeletion(resourceType, resourceId)
+      ? await this.#apply(current, job.id)
+      : await merge.applyDeletion(resourceType, resourceId, job.id)
 
     await notifications.markProcessed(
       db,
@@ -127,9 +127,10 @@ export class SyncWorkers {
     })
   }
 
-  async #apply(resource: Resource): Promise<MergeOutcome> {
-    if (resource.resourceType === 'Patient') return this.#deps.merge.applyPatient(resource)
-    if (resource.resourceType === 'Condition') return this.#deps.merge.applyCondition(resource)
+  async #apply(resource: Resource, jobId: string): Promise<MergeOutcome> {
+    const { merge } = this.#deps
+    if (resource.resourceType === 'Patient') return merge.applyPatient(resource, jobId)
+    if (resource.resourceType === 'Condition') return merge.applyCondition(resource, jobId)
     throw new Error(
       `Cannot merge a ${resource.resourceType}; only Patient and Condition are synced`,
     )

@@ -12,6 +12,17 @@ import type { ConditionFields } from '../conditions/condition.schemas.ts'
 import { conditionFieldsFromResource } from '../fhir/condition-mapping.ts'
 import type { NeurologyValueSet } from '../fhir/neurology-value-set.ts'
 import { patientFieldsFromResource } from '../fhir/patient-mapping.ts'
+import type { FieldShape, MergeView } from '../merge/field-merge.ts'
+import type { MergeRule, MergeRules } from '../merge/merge-rules.ts'
+import {
+  CONDITION_FIELD_SHAPES,
+  PATIENT_FIELD_SHAPES,
+  conditionFieldsFromMergeView,
+  conditionMergeView,
+  patientFieldOfMergeField,
+  patientFieldsFromMergeView,
+  patientMergeView,
+} from '../merge/merge-views.ts'
 import {
   patientFieldsOf,
   type PatientRepository,
@@ -20,9 +31,9 @@ import {
 import type { PatientFields } from '../patients/patient.schemas.ts'
 import type { Executor } from '../platform/db.ts'
 import type { EntityType } from '../platform/queue.ts'
-import type { SyncedTable } from '../platform/sync-columns.ts'
+import type { FieldChange, SyncedTable } from '../platform/sync-columns.ts'
 
-/** Per-type operations of a synced entity, so that one merge serves patients and conditions. */
+/** Per-type operations of a synced entity, so that one merge and one push serve both types. */
 export interface SyncedEntity<
   Row extends SyncedRow,
   Fields extends Record<string, unknown>,
@@ -38,17 +49,14 @@ export interface SyncedEntity<
   ): Promise<Row | undefined>
   fieldsOfRow(row: Row): Fields
   fieldsOfResource(resource: R): Fields
-  /**
-   * Restores what the registry owns, whatever the FHIR version contains. A FHIR edit that drops
-   * the registry identifier gets it back, and the push writes it to FHIR again.
-   */
-  keepRegistryOwned: (registry: Fields, merged: Fields) => Fields
-  updateFields(
-    db: Executor,
-    row: Row,
-    fields: Fields,
-    change: { updatedBy: string; updatedAt: Date },
-  ): Promise<Row>
+  /** The fields as the merge sees them (the patient's own identifier split out). */
+  toView(fields: Fields): MergeView
+  fromView(view: MergeView): Fields
+  shapes: Readonly<Record<string, FieldShape>>
+  rules: Readonly<Record<string, MergeRule>>
+  /** When the registry last changed a merge field: its stamp in field_changed_at, else updated_at. */
+  registryChangedAt(row: Row, field: string): Date
+  updateFields(db: Executor, row: Row, fields: Fields, change: FieldChange): Promise<Row>
 }
 
 export interface SyncedRow {
@@ -59,13 +67,20 @@ export interface SyncedRow {
   fhir_id: string | null
   fhir_version_id: number | null
   sync_base: unknown
+  field_changed_at: Record<string, string>
 }
 
 export type PatientEntity = SyncedEntity<PatientRow, PatientFields, FhirPatient>
 export type ConditionEntity = SyncedEntity<ConditionRow, ConditionFields, FhirCondition>
 
+function changedAt(row: SyncedRow, column: string): Date {
+  const stamp = row.field_changed_at[column]
+  return stamp ? new Date(stamp) : row.updated_at
+}
+
 export function patientEntity(
   patients: PatientRepository,
+  rules: MergeRules,
   registryIdentifierSystem: string,
 ): PatientEntity {
   return {
@@ -75,26 +90,18 @@ export function patientEntity(
     findByFhirId: (db, fhirId, options) => patients.findByFhirId(db, fhirId, options),
     fieldsOfRow: patientFieldsOf,
     fieldsOfResource: patientFieldsFromResource,
-    keepRegistryOwned: (registry, merged) => {
-      const own = registry.identifiers.filter(
-        (identifier) => identifier.system === registryIdentifierSystem,
-      )
-      const missing = own.filter(
-        (identifier) =>
-          !merged.identifiers.some(
-            (kept) => kept.value === identifier.value && kept.system === identifier.system,
-          ),
-      )
-      return missing.length === 0
-        ? merged
-        : { ...merged, identifiers: [...merged.identifiers, ...missing] }
-    },
+    toView: (fields) => patientMergeView(fields, registryIdentifierSystem),
+    fromView: patientFieldsFromMergeView,
+    shapes: PATIENT_FIELD_SHAPES,
+    rules: rules.patient,
+    registryChangedAt: (row, field) => changedAt(row, patientFieldOfMergeField(field)),
     updateFields: (db, row, fields, change) => patients.updateFields(db, row.id, fields, change),
   }
 }
 
 export function conditionEntity(
   conditions: ConditionRepository,
+  rules: MergeRules,
   valueSet: NeurologyValueSet,
 ): ConditionEntity {
   return {
@@ -104,7 +111,11 @@ export function conditionEntity(
     findByFhirId: (db, fhirId, options) => conditions.findByFhirId(db, fhirId, options),
     fieldsOfRow: conditionFieldsOf,
     fieldsOfResource: conditionFieldsFromResource,
-    keepRegistryOwned: (_registry, merged) => merged,
+    toView: conditionMergeView,
+    fromView: conditionFieldsFromMergeView,
+    shapes: CONDITION_FIELD_SHAPES,
+    rules: rules.condition,
+    registryChangedAt: changedAt,
     updateFields: (db, row, fields, change) =>
       conditions.updateFields(db, row.id, fields, valueSet.containsAny(fields.code.coding), change),
   }
