@@ -27,9 +27,13 @@ export interface TestRegistry {
 
 /**
  * Starts a registry on its own Postgres schemas, its own Subscriptions and its own registry
- * identifier system, so each test file works only on its own data.
+ * identifier system, so each test file works only on its own data. `configOverrides` sets further
+ * variables, such as MERGE_RULES or CLOCK_SKEW_MS.
  */
-export async function startTestRegistry(name: string): Promise<TestRegistry> {
+export async function startTestRegistry(
+  name: string,
+  configOverrides: Record<string, string> = {},
+): Promise<TestRegistry> {
   const suffix = `${name}_${Date.now().toString(36)}`.toLowerCase().replace(/[^a-z0-9_]/g, '_')
   const fhirBaseUrl = inject('fhirBaseUrl')
   const config = loadConfig(
@@ -43,6 +47,7 @@ export async function startTestRegistry(name: string): Promise<TestRegistry> {
       SUBSCRIPTION_ID_PREFIX: `test-${suffix.replaceAll('_', '-')}`.slice(0, 40),
       REGISTRY_IDENTIFIER_SYSTEM: `https://brain-registry.example.org/test/${suffix}`,
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+      ...configOverrides,
     },
   )
   const registry = await createRegistry(config, {
