@@ -21,7 +21,7 @@ create unique index conflicts_one_open_idx
   where status = 'open';
 create index conflicts_queue_idx on conflicts (created_at, id);
 
--- Every change to a patient or condition, whoever made it. Rows are only ever inserted.
+-- Every change to a patient or condition, from any source. Rows are only ever inserted.
 create table audit_log (
   id bigserial primary key,
   occurred_at timestamptz not null default now(),

@@ -15,7 +15,7 @@ export type AuditRow = Selectable<AuditLogTable>
 export type AuditAction =
   'create' | 'update' | 'delete' | 'restore' | 'revert' | 'resolve' | 'dismiss'
 
-/** Who asked for a change and under which request (or job) id; audit rows carry both. */
+/** The actor of a change and its request (or job) id; audit rows carry both. */
 export interface ChangeContext {
   actor: string
   requestId: string | null
@@ -34,7 +34,7 @@ export interface AuditEntry {
   occurredAt: Date
 }
 
-/** Who changed what, as an append-only log: the table refuses updates and deletes. */
+/** Queries of the append-only audit log: the table refuses updates and deletes. */
 export class AuditRepository {
   async record(db: Executor, entry: AuditEntry): Promise<void> {
     await db

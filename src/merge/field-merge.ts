@@ -14,7 +14,7 @@ export type FieldShape =
   | { kind: 'list'; keyOf: (item: Record<string, unknown>) => string }
   | { kind: 'concept' }
 
-/** A registry or FHIR record as the merge sees it: field name to value. */
+/** A registry or FHIR record in the merge's terms: field name to value. */
 export type MergeView = Record<string, unknown>
 
 export interface MergeTimes {
@@ -47,7 +47,7 @@ export interface FieldClash {
   fhir: unknown
   rule: MergeRule
   /**
-   * How the rule settled it: `lww-registry` or `lww-fhir` by last-writer-wins, `fhir-rule` for a
+   * Outcome of the rule: `lww-registry` or `lww-fhir` by last-writer-wins, `fhir-rule` for a
    * FHIR-owned field, or null when it waits for a steward and the registry keeps its value.
    */
   resolution: 'lww-registry' | 'lww-fhir' | 'fhir-rule' | null
@@ -166,7 +166,7 @@ function laterWriter(field: string, times: MergeTimes): 'registry' | 'fhir' | nu
   return gapMs > 0 ? 'fhir' : 'registry'
 }
 
-/** Splits a field's value into its parts, in order, keyed as the shape says. */
+/** Splits a field's value into its parts, in order, keyed by the shape's natural key. */
 function partsOf(shape: FieldShape, value: unknown): Map<string, unknown> {
   const parts = new Map<string, unknown>()
   if (shape.kind === 'value') {
@@ -206,7 +206,7 @@ function assemble(shape: FieldShape, parts: Map<string, unknown>): unknown {
   return coding.length > 0 ? { ...rest, coding } : { ...rest }
 }
 
-/** The value of one part of a field (the whole field when `itemKey` is null); undefined if absent. */
+/** Reads one part of a field (the whole field when `itemKey` is null); undefined if absent. */
 export function partValue(shape: FieldShape, value: unknown, itemKey: string | null): unknown {
   return partsOf(shape, value).get(itemKey ?? WHOLE)
 }
@@ -230,7 +230,7 @@ export function withPartValue(
 }
 
 /**
- * The registry's view with the parts that wait for a steward set to FHIR's values, so a push
+ * Sets the parts that wait for a steward to FHIR's values in the registry's view, so a push
  * carries neither side's value of a clash into FHIR before someone settles it.
  */
 export function withHeldBackParts(

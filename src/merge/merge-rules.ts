@@ -7,7 +7,7 @@ import { ConfigError } from '../platform/config.ts'
  * - `registry`: the registry owns the field. A FHIR change is reverted by the next push, even when
  *   the registry did not touch the field, and the reverted value goes to the audit log.
  * - `fhir`: FHIR wins when both sides changed the field. A change made only in the registry still
- *   goes to FHIR, where the hospital sees it.
+ *   goes to FHIR, so the hospital's record shows it.
  * - `manual`: the registry keeps its value, FHIR keeps its own, and a steward decides.
  */
 export type MergeRule = 'lww' | 'registry' | 'fhir' | 'manual'
@@ -48,11 +48,11 @@ export interface MergeRules {
  */
 export const DEFAULT_MERGE_RULES: MergeRules = Object.freeze({
   patient: Object.freeze({
-    // Names are corrected on either side (spelling, a new family name); the later fix stands.
+    // Names are corrected on either side (spelling, a new family name); the later fix is kept.
     names: 'lww',
     // Two different birth dates mean a typo or the wrong person: a steward checks the documents.
     birthDate: 'manual',
-    // Patients tell either side about a change; the later statement stands.
+    // Patients tell either side about a change; the later statement is kept.
     gender: 'lww',
     // Hospitals issue their own identifiers, so their version of an identifier holds.
     identifiers: 'fhir',
@@ -71,7 +71,7 @@ export const DEFAULT_MERGE_RULES: MergeRules = Object.freeze({
     clinicalStatus: 'lww',
     // Confirming or refuting a diagnosis decides whether the patient counts in the registry.
     verificationStatus: 'manual',
-    // Onset and abatement estimates are refined over time; the latest refinement stands.
+    // Onset and abatement estimates are refined over time; the latest refinement is kept.
     onset: 'lww',
     abatement: 'lww',
     // The date the hospital first recorded the condition is a fact of the hospital's record.

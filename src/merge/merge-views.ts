@@ -38,7 +38,7 @@ export const CONDITION_FIELD_SHAPES: Readonly<Record<ConditionMergeField, FieldS
 }
 
 /**
- * The patient as the merge sees it: the identifier the registry issues is its own field
+ * The patient in the merge's terms: the identifier the registry issues is its own field
  * (`registryIdentifier`), apart from the hospital's identifiers, because the two have different
  * owners.
  */
@@ -60,7 +60,7 @@ export function patientFieldsFromMergeView(view: MergeView): PatientFields {
   return { ...fields, identifiers: [...fields.identifiers, ...registryIdentifier] }
 }
 
-/** Names the column-level field that holds a merge-view field, for change times and audit. */
+/** Maps a merge field to the patient field it is stored in, for change times and audit. */
 export function patientFieldOfMergeField(field: string): string {
   return field === 'registryIdentifier' ? 'identifiers' : field
 }

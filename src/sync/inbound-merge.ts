@@ -92,7 +92,7 @@ export class InboundMerge {
     this.#condition = conditionEntity(deps.conditions, deps.rules, deps.valueSet)
   }
 
-  /** The per-type operations the push also needs (views, shapes), by entity type. */
+  /** Returns the per-type operations (views, shapes) that the push also needs. */
   entity(entityType: 'patient' | 'condition'): AnyEntity {
     return entityType === 'patient' ? this.#patient : this.#condition
   }
@@ -397,7 +397,7 @@ export class InboundMerge {
 
   /**
    * FHIR changed a resource whose row the registry deleted and has not deleted in FHIR yet. A
-   * change to mapped fields opens a delete-versus-edit conflict and holds the delete back; a
+   * change to mapped fields opens a delete-versus-edit conflict and the delete waits; a
    * change of unmapped elements only moves the recorded version, so the pending delete proceeds.
    */
   async #editOfDeletedRow<Row extends SyncedRow, Fields extends Record<string, unknown>>(

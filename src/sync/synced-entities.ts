@@ -49,7 +49,7 @@ export interface SyncedEntity<
   ): Promise<Row | undefined>
   fieldsOfRow(row: Row): Fields
   fieldsOfResource(resource: R): Fields
-  /** The fields as the merge sees them (the patient's own identifier split out). */
+  /** Converts the fields to the merge's terms (the patient's own identifier split out). */
   toView(fields: Fields): MergeView
   fromView(view: MergeView): Fields
   shapes: Readonly<Record<string, FieldShape>>
