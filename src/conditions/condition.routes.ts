@@ -1,4 +1,6 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
+import type { Context } from 'hono'
+import type { ChangeContext } from '../audit/audit.repository.ts'
 import type { AppEnv } from '../platform/http.ts'
 import {
   ERROR_RESPONSES,
@@ -111,9 +113,14 @@ const deleteConditionRoute = createRoute({
   },
 })
 
+/** Builds the change context of a write, naming its caller and request id for the audit log. */
+function changeContextOf(c: Context<AppEnv>): ChangeContext {
+  return { actor: c.get('principal').id, requestId: c.get('requestId') }
+}
+
 export function registerConditionRoutes(app: OpenAPIHono<AppEnv>, service: ConditionService): void {
   app.openapi(createConditionRoute, async (c) => {
-    const condition = await service.create(c.req.valid('json'), c.get('principal').id)
+    const condition = await service.create(c.req.valid('json'), changeContextOf(c))
     c.header('ETag', `"${condition.version}"`)
     c.header('Location', `/conditions/${condition.id}`)
     return c.json(condition, 201)
@@ -135,7 +142,7 @@ export function registerConditionRoutes(app: OpenAPIHono<AppEnv>, service: Condi
       c.req.valid('param').id,
       c.req.valid('json'),
       expected,
-      c.get('principal').id,
+      changeContextOf(c),
     )
     c.header('ETag', `"${condition.version}"`)
     return c.json(condition, 200)
@@ -147,7 +154,7 @@ export function registerConditionRoutes(app: OpenAPIHono<AppEnv>, service: Condi
       c.req.valid('param').id,
       c.req.valid('json'),
       expected,
-      c.get('principal').id,
+      changeContextOf(c),
     )
     c.header('ETag', `"${condition.version}"`)
     return c.json(condition, 200)
@@ -155,7 +162,7 @@ export function registerConditionRoutes(app: OpenAPIHono<AppEnv>, service: Condi
 
   app.openapi(deleteConditionRoute, async (c) => {
     const expected = expectedVersionOf(c.req.valid('header')['if-match'])
-    await service.delete(c.req.valid('param').id, expected, c.get('principal').id)
+    await service.delete(c.req.valid('param').id, expected, changeContextOf(c))
     return c.body(null, 204)
   })
 }

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely'
+import type { AuditEntry, AuditRepository, ChangeContext } from '../audit/audit.repository.ts'
 import { validateConditionCodings } from '../fhir/code-validation.ts'
 import type { NeurologyValueSet } from '../fhir/neurology-value-set.ts'
 import type { PatientRepository } from '../patients/patient.repository.ts'
@@ -19,7 +20,7 @@ import {
   type TransactionJobs,
 } from '../platform/queue.ts'
 import { sameValue } from '../platform/canonical-json.ts'
-import { softDeleteRow } from '../platform/sync-columns.ts'
+import { changedFieldNames, softDeleteRow } from '../platform/sync-columns.ts'
 import { syncStatusOf } from '../platform/sync-dto.ts'
 import {
   conditionFieldsOf,
@@ -33,6 +34,7 @@ export interface ConditionServiceDeps {
   db: Kysely<Database>
   conditions: ConditionRepository
   patients: PatientRepository
+  audit: AuditRepository
   queue: JobQueue
   clock: Clock
   valueSet: NeurologyValueSet
@@ -74,6 +76,17 @@ export async function enqueueConditionPush(
   )
 }
 
+/** Builds the audit row of an API write, made by the context's actor under its request id. */
+function userAuditEntry(
+  context: ChangeContext,
+  change: Pick<
+    AuditEntry,
+    'action' | 'entityType' | 'entityId' | 'before' | 'after' | 'occurredAt'
+  >,
+): AuditEntry {
+  return { ...change, actor: context.actor, source: 'user', requestId: context.requestId }
+}
+
 /** Registry-side condition writes: each commits together with the job that pushes it to HAPI. */
 export class ConditionService {
   readonly #deps: ConditionServiceDeps
@@ -82,9 +95,15 @@ export class ConditionService {
     this.#deps = deps
   }
 
-  /** Records a condition of a registry patient and queues the push to HAPI. */
-  async create(input: ConditionFields & { patientId: string }, actor: string): Promise<Condition> {
-    const { db, conditions, patients, queue, clock, valueSet } = this.#deps
+  /**
+   * Creates a condition of a registry patient, records the creation in the audit log and queues
+   * the push to HAPI.
+   */
+  async create(
+    input: ConditionFields & { patientId: string },
+    context: ChangeContext,
+  ): Promise<Condition> {
+    const { db, conditions, patients, audit, queue, clock, valueSet } = this.#deps
     const { patientId, ...fields } = input
     this.#validateCode(fields)
     this.#validateStatuses(fields)
@@ -97,16 +116,29 @@ export class ConditionService {
           { path: 'patientId', message: 'No live patient has this id' },
         ])
       }
+
+      const now = clock.now()
       const inserted = await conditions.insert(trx, {
         id,
         patientId,
         source: 'registry',
         fields,
         isNeurological: valueSet.containsAny(fields.code.coding),
-        updatedBy: actor,
-        updatedAt: clock.now(),
+        updatedBy: context.actor,
+        updatedAt: now,
         fhirId: id,
       })
+      await audit.record(
+        trx,
+        userAuditEntry(context, {
+          action: 'create',
+          entityType: 'condition',
+          entityId: id,
+          before: null,
+          after: conditionFieldsOf(inserted),
+          occurredAt: now,
+        }),
+      )
       await enqueueConditionPush(jobs, id)
       return inserted
     })
@@ -138,14 +170,18 @@ export class ConditionService {
     return toPage(rows, query.limit, toCondition)
   }
 
-  /** Applies `changes` to the version the caller read and queues the push; 412 when stale. */
+  /**
+   * Applies `changes` to the version the caller read, stamps the change time of each field that
+   * differs, records the update in the audit log and queues the push. A stale `expectedVersion`
+   * fails with 412.
+   */
   async update(
     id: string,
     changes: Partial<ConditionFields>,
     expectedVersion: number | undefined,
-    actor: string,
+    context: ChangeContext,
   ): Promise<Condition> {
-    const { db, conditions, queue, clock, valueSet } = this.#deps
+    const { db, conditions, audit, queue, clock, valueSet } = this.#deps
     if (expectedVersion === undefined) throw new PreconditionRequiredError()
     if (changes.code) this.#validateCode({ code: changes.code })
 
@@ -158,17 +194,31 @@ export class ConditionService {
       const before = conditionFieldsOf(current)
       const after: ConditionFields = { ...before, ...changes }
       this.#validateStatuses(after)
-      // A write that changes nothing keeps its version and needs no push.
+      // A write that changes nothing keeps its version, needs no push and is not audited.
       if (sameValue(before, after)) return current
+
+      const now = clock.now()
       const updated = await conditions.updateFields(
         trx,
         id,
         after,
         valueSet.containsAny(after.code.coding),
         {
-          updatedBy: actor,
-          updatedAt: clock.now(),
+          updatedBy: context.actor,
+          updatedAt: now,
+          changedFields: changedFieldNames(before, after),
         },
+      )
+      await audit.record(
+        trx,
+        userAuditEntry(context, {
+          action: 'update',
+          entityType: 'condition',
+          entityId: id,
+          before,
+          after: conditionFieldsOf(updated),
+          occurredAt: now,
+        }),
       )
       await enqueueConditionPush(jobs, id)
       return updated
@@ -176,9 +226,16 @@ export class ConditionService {
     return toCondition(row)
   }
 
-  /** Deletes a condition in the registry; the push deletes it in HAPI. */
-  async delete(id: string, expectedVersion: number | undefined, actor: string): Promise<void> {
-    const { db, conditions, queue, clock } = this.#deps
+  /**
+   * Deletes a condition in the registry and records the deletion in the audit log. The push
+   * deletes it in HAPI.
+   */
+  async delete(
+    id: string,
+    expectedVersion: number | undefined,
+    context: ChangeContext,
+  ): Promise<void> {
+    const { db, conditions, audit, queue, clock } = this.#deps
     if (expectedVersion === undefined) throw new PreconditionRequiredError()
     await transactionWithJobs(db, queue, async (trx, jobs) => {
       const current = await conditions.findById(trx, id, { forUpdate: true })
@@ -186,7 +243,20 @@ export class ConditionService {
       if (current.version !== expectedVersion) {
         throw new VersionMismatchError('Condition', id, expectedVersion, current.version)
       }
-      await softDeleteRow(trx, 'conditions', id, { updatedBy: actor, updatedAt: clock.now() })
+
+      const now = clock.now()
+      await softDeleteRow(trx, 'conditions', id, { updatedBy: context.actor, updatedAt: now })
+      await audit.record(
+        trx,
+        userAuditEntry(context, {
+          action: 'delete',
+          entityType: 'condition',
+          entityId: id,
+          before: conditionFieldsOf(current),
+          after: null,
+          occurredAt: now,
+        }),
+      )
       await enqueueConditionPush(jobs, id)
     })
   }

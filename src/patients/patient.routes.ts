@@ -1,4 +1,6 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
+import type { Context } from 'hono'
+import type { ChangeContext } from '../audit/audit.repository.ts'
 import type { AppEnv } from '../platform/http.ts'
 import {
   ERROR_RESPONSES,
@@ -111,9 +113,14 @@ const deletePatientRoute = createRoute({
   },
 })
 
+/** Builds the change context of a write, naming its caller and request id for the audit log. */
+function changeContextOf(c: Context<AppEnv>): ChangeContext {
+  return { actor: c.get('principal').id, requestId: c.get('requestId') }
+}
+
 export function registerPatientRoutes(app: OpenAPIHono<AppEnv>, service: PatientService): void {
   app.openapi(createPatientRoute, async (c) => {
-    const patient = await service.create(c.req.valid('json'), c.get('principal').id)
+    const patient = await service.create(c.req.valid('json'), changeContextOf(c))
     c.header('ETag', `"${patient.version}"`)
     c.header('Location', `/patients/${patient.id}`)
     return c.json(patient, 201)
@@ -137,7 +144,7 @@ export function registerPatientRoutes(app: OpenAPIHono<AppEnv>, service: Patient
       c.req.valid('param').id,
       c.req.valid('json'),
       expected,
-      c.get('principal').id,
+      changeContextOf(c),
     )
     c.header('ETag', `"${patient.version}"`)
     return c.json(patient, 200)
@@ -149,7 +156,7 @@ export function registerPatientRoutes(app: OpenAPIHono<AppEnv>, service: Patient
       c.req.valid('param').id,
       c.req.valid('json'),
       expected,
-      c.get('principal').id,
+      changeContextOf(c),
     )
     c.header('ETag', `"${patient.version}"`)
     return c.json(patient, 200)
@@ -157,7 +164,7 @@ export function registerPatientRoutes(app: OpenAPIHono<AppEnv>, service: Patient
 
   app.openapi(deletePatientRoute, async (c) => {
     const expected = expectedVersionOf(c.req.valid('header')['if-match'])
-    await service.delete(c.req.valid('param').id, expected, c.get('principal').id)
+    await service.delete(c.req.valid('param').id, expected, changeContextOf(c))
     return c.body(null, 204)
   })
 }

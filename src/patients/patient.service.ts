@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely'
-import type { ConditionRepository } from '../conditions/condition.repository.ts'
+import type { AuditEntry, AuditRepository, ChangeContext } from '../audit/audit.repository.ts'
+import { conditionFieldsOf, type ConditionRepository } from '../conditions/condition.repository.ts'
 import type { Clock } from '../platform/clock.ts'
 import type { Database } from '../platform/db.ts'
 import {
@@ -15,7 +16,7 @@ import {
   type JobQueue,
   type TransactionJobs,
 } from '../platform/queue.ts'
-import { softDeleteRow } from '../platform/sync-columns.ts'
+import { changedFieldNames, softDeleteRow } from '../platform/sync-columns.ts'
 import { sameValue } from '../platform/canonical-json.ts'
 import { syncStatusOf } from '../platform/sync-dto.ts'
 import {
@@ -30,6 +31,7 @@ export interface PatientServiceDeps {
   db: Kysely<Database>
   patients: PatientRepository
   conditions: ConditionRepository
+  audit: AuditRepository
   queue: JobQueue
   clock: Clock
   /** System of the identifier the registry gives every patient. */
@@ -68,6 +70,17 @@ export async function enqueuePatientPush(jobs: TransactionJobs, patientId: strin
   )
 }
 
+/** Builds the audit row of an API write, made by the context's actor under its request id. */
+function userAuditEntry(
+  context: ChangeContext,
+  change: Pick<
+    AuditEntry,
+    'action' | 'entityType' | 'entityId' | 'before' | 'after' | 'occurredAt'
+  >,
+): AuditEntry {
+  return { ...change, actor: context.actor, source: 'user', requestId: context.requestId }
+}
+
 /** Registry-side patient writes: each commits together with the job that pushes it to HAPI. */
 export class PatientService {
   readonly #deps: PatientServiceDeps
@@ -76,9 +89,12 @@ export class PatientService {
     this.#deps = deps
   }
 
-  /** Creates a patient, gives it the registry identifier and queues the push to HAPI. */
-  async create(fields: PatientFields, actor: string): Promise<Patient> {
-    const { db, patients, queue, clock } = this.#deps
+  /**
+   * Creates a patient, gives it the registry identifier, records the creation in the audit log
+   * and queues the push to HAPI.
+   */
+  async create(fields: PatientFields, context: ChangeContext): Promise<Patient> {
+    const { db, patients, audit, queue, clock } = this.#deps
     this.#rejectRegistryIdentifier(fields)
     const id = crypto.randomUUID()
     const withIdentifier: PatientFields = {
@@ -87,14 +103,26 @@ export class PatientService {
     }
 
     const row = await transactionWithJobs(db, queue, async (trx, jobs) => {
+      const now = clock.now()
       const inserted = await patients.insert(trx, {
         id,
         source: 'registry',
         fields: withIdentifier,
-        updatedBy: actor,
-        updatedAt: clock.now(),
+        updatedBy: context.actor,
+        updatedAt: now,
         fhirId: id,
       })
+      await audit.record(
+        trx,
+        userAuditEntry(context, {
+          action: 'create',
+          entityType: 'patient',
+          entityId: id,
+          before: null,
+          after: patientFieldsOf(inserted),
+          occurredAt: now,
+        }),
+      )
       await enqueuePatientPush(jobs, id)
       return inserted
     })
@@ -129,15 +157,16 @@ export class PatientService {
 
   /**
    * Applies `changes` (every field for a replace, some for a patch) to the version the caller
-   * read, and queues the push. A stale `expectedVersion` fails with 412.
+   * read, stamps the change time of each field that differs, records the update in the audit log
+   * and queues the push. A stale `expectedVersion` fails with 412.
    */
   async update(
     id: string,
     changes: Partial<PatientFields>,
     expectedVersion: number | undefined,
-    actor: string,
+    context: ChangeContext,
   ): Promise<Patient> {
-    const { db, patients, queue, clock } = this.#deps
+    const { db, patients, audit, queue, clock } = this.#deps
     if (expectedVersion === undefined) throw new PreconditionRequiredError()
     if (changes.identifiers) this.#rejectRegistryIdentifier({ identifiers: changes.identifiers })
 
@@ -157,21 +186,42 @@ export class PatientService {
         )
         after.identifiers = [...changes.identifiers, ...own]
       }
-      // A write that changes nothing keeps its version and needs no push.
+      // A write that changes nothing keeps its version, needs no push and is not audited.
       if (sameValue(before, after)) return current
+
+      const now = clock.now()
       const updated = await patients.updateFields(trx, id, after, {
-        updatedBy: actor,
-        updatedAt: clock.now(),
+        updatedBy: context.actor,
+        updatedAt: now,
+        changedFields: changedFieldNames(before, after),
       })
+      await audit.record(
+        trx,
+        userAuditEntry(context, {
+          action: 'update',
+          entityType: 'patient',
+          entityId: id,
+          before,
+          after: patientFieldsOf(updated),
+          occurredAt: now,
+        }),
+      )
       await enqueuePatientPush(jobs, id)
       return updated
     })
     return toPatient(row)
   }
 
-  /** Deletes a patient and its conditions in the registry; the push deletes them in HAPI. */
-  async delete(id: string, expectedVersion: number | undefined, actor: string): Promise<void> {
-    const { db, patients, queue, clock } = this.#deps
+  /**
+   * Deletes a patient and its conditions in the registry and records one audit row for each of
+   * them. The push deletes them in HAPI.
+   */
+  async delete(
+    id: string,
+    expectedVersion: number | undefined,
+    context: ChangeContext,
+  ): Promise<void> {
+    const { db, patients, conditions, audit, queue, clock } = this.#deps
     if (expectedVersion === undefined) throw new PreconditionRequiredError()
     await transactionWithJobs(db, queue, async (trx, jobs) => {
       const current = await patients.findById(trx, id, { forUpdate: true })
@@ -179,11 +229,40 @@ export class PatientService {
       if (current.version !== expectedVersion) {
         throw new VersionMismatchError('Patient', id, expectedVersion, current.version)
       }
-      const change = { updatedBy: actor, updatedAt: clock.now() }
-      const conditions = await this.#deps.conditions.listLiveByPatient(trx, id)
-      for (const condition of conditions)
+
+      const change = { updatedBy: context.actor, updatedAt: clock.now() }
+      const liveConditions = await conditions.listLiveByPatient(trx, id)
+      for (const listed of liveConditions) {
+        // Each condition is locked and read again, because a write or delete of it may have
+        // committed since the list. So its audit row shows the deleted fields, and a condition
+        // deleted meanwhile gets no second row.
+        const condition = await conditions.findById(trx, listed.id, { forUpdate: true })
+        if (!condition) continue
         await softDeleteRow(trx, 'conditions', condition.id, change)
+        await audit.record(
+          trx,
+          userAuditEntry(context, {
+            action: 'delete',
+            entityType: 'condition',
+            entityId: condition.id,
+            before: conditionFieldsOf(condition),
+            after: null,
+            occurredAt: change.updatedAt,
+          }),
+        )
+      }
       await softDeleteRow(trx, 'patients', id, change)
+      await audit.record(
+        trx,
+        userAuditEntry(context, {
+          action: 'delete',
+          entityType: 'patient',
+          entityId: id,
+          before: patientFieldsOf(current),
+          after: null,
+          occurredAt: change.updatedAt,
+        }),
+      )
       await enqueuePatientPush(jobs, id)
     })
   }
