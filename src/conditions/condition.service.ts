@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely'
-import type { AuditEntry, AuditRepository, ChangeContext } from '../audit/audit.repository.ts'
+import type { AuditRepository, ChangeContext } from '../audit/audit.repository.ts'
+import { userAuditEntry } from '../audit/change-context.ts'
 import { validateConditionCodings } from '../fhir/code-validation.ts'
 import type { NeurologyValueSet } from '../fhir/neurology-value-set.ts'
 import type { PatientRepository } from '../patients/patient.repository.ts'
@@ -74,17 +75,6 @@ export async function enqueueConditionPush(
     { entityType: 'condition', entityId: conditionId },
     { singletonKey: `condition:${conditionId}` },
   )
-}
-
-/** Builds the audit row of an API write, made by the context's actor under its request id. */
-function userAuditEntry(
-  context: ChangeContext,
-  change: Pick<
-    AuditEntry,
-    'action' | 'entityType' | 'entityId' | 'before' | 'after' | 'occurredAt'
-  >,
-): AuditEntry {
-  return { ...change, actor: context.actor, source: 'user', requestId: context.requestId }
 }
 
 /** Registry-side condition writes: each commits together with the job that pushes it to HAPI. */

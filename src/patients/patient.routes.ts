@@ -1,6 +1,5 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
-import type { Context } from 'hono'
-import type { ChangeContext } from '../audit/audit.repository.ts'
+import { changeContextOf } from '../audit/change-context.ts'
 import type { AppEnv } from '../platform/http.ts'
 import {
   ERROR_RESPONSES,
@@ -112,11 +111,6 @@ const deletePatientRoute = createRoute({
     ...WRITE_ERROR_RESPONSES,
   },
 })
-
-/** Builds the change context of a write, naming its caller and request id for the audit log. */
-function changeContextOf(c: Context<AppEnv>): ChangeContext {
-  return { actor: c.get('principal').id, requestId: c.get('requestId') }
-}
 
 export function registerPatientRoutes(app: OpenAPIHono<AppEnv>, service: PatientService): void {
   app.openapi(createPatientRoute, async (c) => {

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely'
-import type { AuditEntry, AuditRepository, ChangeContext } from '../audit/audit.repository.ts'
+import type { AuditRepository, ChangeContext } from '../audit/audit.repository.ts'
+import { userAuditEntry } from '../audit/change-context.ts'
 import { conditionFieldsOf, type ConditionRepository } from '../conditions/condition.repository.ts'
 import type { Clock } from '../platform/clock.ts'
 import type { Database } from '../platform/db.ts'
@@ -68,17 +69,6 @@ export async function enqueuePatientPush(jobs: TransactionJobs, patientId: strin
     { entityType: 'patient', entityId: patientId },
     { singletonKey: `patient:${patientId}` },
   )
-}
-
-/** Builds the audit row of an API write, made by the context's actor under its request id. */
-function userAuditEntry(
-  context: ChangeContext,
-  change: Pick<
-    AuditEntry,
-    'action' | 'entityType' | 'entityId' | 'before' | 'after' | 'occurredAt'
-  >,
-): AuditEntry {
-  return { ...change, actor: context.actor, source: 'user', requestId: context.requestId }
 }
 
 /** Registry-side patient writes: each commits together with the job that pushes it to HAPI. */
