@@ -76,6 +76,11 @@ export interface FhirNotificationTable {
   payload: JsonNullable<unknown>
   processed_at: TimestampNullable
   outcome: string | null
+  /** Reason code of the last merge that parked the notification, kept after it is processed. */
+  parked_reason: string | null
+  /** Merges that parked the notification so far. */
+  attempts: Generated<number>
+  next_attempt_at: TimestampNullable
 }
 
 export interface ConflictTable {

@@ -33,12 +33,18 @@ export interface JobDataByQueue {
 
 export type QueueName = keyof JobDataByQueue
 
+/** Options of one send. `startAfterSeconds` delays the job's start by that many seconds. */
+export interface SendOptions {
+  singletonKey: string
+  startAfterSeconds?: number
+}
+
 /** Sends jobs, inside the caller's transaction when one is given. */
 export interface JobQueue {
   send<Q extends QueueName>(
     queue: Q,
     data: JobDataByQueue[Q],
-    options: { singletonKey: string },
+    options: SendOptions,
     executor?: Executor,
   ): Promise<string | null>
 }
@@ -114,11 +120,12 @@ export class PgBossQueue implements JobQueue {
   async send<Q extends QueueName>(
     queue: Q,
     data: JobDataByQueue[Q],
-    options: { singletonKey: string },
+    options: SendOptions,
     executor?: Executor,
   ): Promise<string | null> {
     return this.boss.send(queue, data, {
       singletonKey: options.singletonKey,
+      ...(options.startAfterSeconds === undefined ? {} : { startAfter: options.startAfterSeconds }),
       ...(executor ? { db: fromKysely(executor) } : {}),
     })
   }
@@ -185,4 +192,53 @@ export async function transactionWithJobs<T>(
     await queue.send(job.queue, job.data, { singletonKey: job.singletonKey })
   }
   return result
+}
+
+/** Singleton key of the merge jobs of one FHIR resource, shared by deliveries and retries. */
+export function mergeSingletonKey(data: MergeJobData): string {
+  return `${data.resourceType}/${data.resourceId}`
+}
+
+/**
+ * Delays before each new merge of a parked notification, in seconds. After the last one the
+ * notification is marked unresolved. A Condition's subject is mostly missing because the sender
+ * writes the Patient, or the identifier the Condition names, moments later, which the 30 s and
+ * 2 min steps cover. A batch load that stopped halfway or a record fixed by hand takes minutes
+ * to hours, hence 10 min, 1 h and 6 h. Timed retries are needed because the merge of the
+ * Patient's own notification finds its Conditions by `subject=Patient/<id>`, which misses a
+ * Condition that names the Patient by identifier. About 7 h after the first try a steward
+ * should look. A later edit of the Condition brings a new notification, whose attempts start
+ * at zero.
+ */
+export const PARKED_MERGE_RETRY_DELAYS_SECONDS: readonly number[] = [30, 120, 600, 3_600, 21_600]
+
+/**
+ * Returns the wait before the next merge of notifications that were parked `attempts` times,
+ * or null once the schedule is used up and the notifications should be marked unresolved.
+ */
+export function parkedMergeRetryDelaySeconds(attempts: number): number | null {
+  return PARKED_MERGE_RETRY_DELAYS_SECONDS[Math.max(0, attempts)] ?? null
+}
+
+/**
+ * Sends a merge job that starts after `delaySeconds`, inside the caller's transaction when one
+ * is given. It shares the singleton key of the receiver's merge jobs, so a retry never runs
+ * beside another merge of the same resource. Returns null when pg-boss drops the send because
+ * a job of that key already waits, which then does the merge instead.
+ */
+export async function sendDelayedMergeJob(
+  queue: JobQueue,
+  data: MergeJobData,
+  delaySeconds: number,
+  executor?: Executor,
+): Promise<string | null> {
+  // NOTE: the stately policy keeps one waiting job per key, and a delayed job counts as waiting.
+  // While it waits, the receiver's send for a new delivery of the resource is dropped, so that
+  // delivery is merged only when the delayed job starts.
+  return queue.send(
+    QUEUES.fhirMerge,
+    data,
+    { singletonKey: mergeSingletonKey(data), startAfterSeconds: delaySeconds },
+    executor,
+  )
 }
