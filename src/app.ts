@@ -90,7 +90,7 @@ export async function createRegistry(
     sourceUri: config.FHIR_SOURCE_URI,
     fetch: overrides.fetch,
   })
-  const valueSet = NeurologyValueSet.fromFile()
+  const valueSet = NeurologyValueSet.fromFile(config.NEUROLOGY_VALUE_SET_FILE)
   const patients = new PatientRepository()
   const conditions = new ConditionRepository()
   const conflicts = new ConflictRepository()

@@ -1,10 +1,15 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import type { Bundle } from '@medplum/fhirtypes'
 import { afterAll, describe, expect, it } from 'vitest'
+import { ConfigError } from '../platform/config.ts'
 import { ICD_10_CM, SNOMED_CT } from './constants.ts'
-import { NeurologyValueSet } from './neurology-value-set.ts'
+import {
+  NeurologyValueSet,
+  VALUE_SET_FILE_VARIABLE,
+  ValueSetFileError,
+} from './neurology-value-set.ts'
 
 const SYNTHEA_DIR = join(
   process.env.SAMPLE_DATA_DIR ?? join(import.meta.dirname, '../../../shared/data'),
@@ -19,9 +24,28 @@ afterAll(() => {
 })
 
 function writeValueSetFile(content: unknown): string {
+  return writeRawFile(JSON.stringify(content))
+}
+
+function writeRawFile(text: string): string {
   const path = join(mkdtempSync(join(tempDir, 'file-')), 'value-set.json')
-  writeFileSync(path, JSON.stringify(content))
+  writeFileSync(path, text)
   return path
+}
+
+function loadError(path: string): ValueSetFileError {
+  try {
+    NeurologyValueSet.fromFile(path)
+  } catch (error) {
+    if (error instanceof ValueSetFileError) return error
+    throw error
+  }
+  throw new Error('Value set loaded, but a ValueSetFileError was expected')
+}
+
+const EPILEPSY_ONLY = {
+  snomedCt: { concepts: { '84757009': 'Epilepsy' } },
+  icd10cm: { prefixes: [] },
 }
 
 function bundleHasNeurologicalCondition(file: string): boolean {
@@ -61,10 +85,91 @@ describe('NeurologyValueSet.fromFile', () => {
       { snomedCt: { concepts: {} }, icd10cm: { prefixes: ['g40'] } },
     ],
     ['no ICD-10-CM section', { snomedCt: { concepts: {} } }],
-  ])('rejects a file with %s', (_case, content) => {
+    ['a top-level array', []],
+    ['null', null],
+    ['concepts as a list', { snomedCt: { concepts: ['84757009'] }, icd10cm: { prefixes: [] } }],
+  ])('rejects a file with %s as INVALID_SHAPE', (_case, content) => {
     const path = writeValueSetFile(content)
 
-    expect(() => NeurologyValueSet.fromFile(path)).toThrow()
+    const error = loadError(path)
+
+    expect(error).toBeInstanceOf(ConfigError)
+    expect(error.code).toBe('INVALID_SHAPE')
+    expect(error.path).toBe(path)
+  })
+
+  it('loads the bundled file when no path is given', () => {
+    const loaded = NeurologyValueSet.fromFile(undefined)
+
+    expect(loaded.contains({ system: SNOMED_CT, code: '84757009' })).toBe(true)
+  })
+
+  it('resolves a relative path against the working directory', () => {
+    const path = writeValueSetFile(EPILEPSY_ONLY)
+
+    const loaded = NeurologyValueSet.fromFile(relative(process.cwd(), path))
+
+    expect(loaded.contains({ system: SNOMED_CT, code: '84757009' })).toBe(true)
+  })
+
+  it('loads a file that starts with a byte order mark', () => {
+    const path = writeRawFile(`\uFEFF${JSON.stringify(EPILEPSY_ONLY)}`)
+
+    const loaded = NeurologyValueSet.fromFile(path)
+
+    expect(loaded.contains({ system: SNOMED_CT, code: '84757009' })).toBe(true)
+  })
+
+  it('rejects a missing file as FILE_UNREADABLE', () => {
+    const path = join(tempDir, 'missing.json')
+
+    const error = loadError(path)
+
+    expect(error).toBeInstanceOf(ConfigError)
+    expect(error.code).toBe('FILE_UNREADABLE')
+    expect(error.path).toBe(path)
+  })
+
+  it('rejects a directory as FILE_UNREADABLE', () => {
+    const path = join(tempDir, 'a-directory.json')
+    mkdirSync(path)
+
+    const error = loadError(path)
+
+    expect(error.code).toBe('FILE_UNREADABLE')
+  })
+
+  it.each([
+    ['text that is not JSON', 'snomedCt: 84757009'],
+    ['an empty file', ''],
+    ['truncated JSON', '{"snomedCt": {"concepts": {'],
+  ])('rejects %s as INVALID_JSON', (_case, text) => {
+    const path = writeRawFile(text)
+
+    const error = loadError(path)
+
+    expect(error).toBeInstanceOf(ConfigError)
+    expect(error.code).toBe('INVALID_JSON')
+    expect(error.path).toBe(path)
+  })
+
+  it('rejects a value set without codes as EMPTY', () => {
+    const path = writeValueSetFile({ snomedCt: { concepts: {} }, icd10cm: { prefixes: [] } })
+
+    const error = loadError(path)
+
+    expect(error).toBeInstanceOf(ConfigError)
+    expect(error.code).toBe('EMPTY')
+  })
+
+  it('names the variable and the file in the message', () => {
+    const path = join(tempDir, 'missing.json')
+
+    const error = loadError(path)
+
+    expect(error.variable).toBe(VALUE_SET_FILE_VARIABLE)
+    expect(error.message).toContain(VALUE_SET_FILE_VARIABLE)
+    expect(error.message).toContain(path)
   })
 })
 

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import type { Coding } from '@medplum/fhirtypes'
 import { z } from 'zod'
+import { ConfigError } from '../platform/config.ts'
 import { ICD_10_CM, SNOMED_CT } from './constants.ts'
 
 export const DEFAULT_VALUE_SET_PATH = join(
@@ -16,6 +17,30 @@ const valueSetFileSchema = z.object({
   icd10cm: z.object({ prefixes: z.array(z.string().regex(/^[A-Z][0-9A-Z.]*$/)) }),
 })
 
+/** Configuration variable that names the value set file. */
+export const VALUE_SET_FILE_VARIABLE = 'NEUROLOGY_VALUE_SET_FILE'
+
+/** Reason a value set file could not be loaded. */
+export type ValueSetFileProblem = 'FILE_UNREADABLE' | 'INVALID_JSON' | 'INVALID_SHAPE' | 'EMPTY'
+
+/**
+ * A value set file that cannot be loaded. It is a ConfigError, so start-up stops on it as on any
+ * invalid variable, and its message names the variable, the file and the problem.
+ */
+export class ValueSetFileError extends ConfigError {
+  override name = 'ValueSetFileError'
+  readonly variable = VALUE_SET_FILE_VARIABLE
+  readonly code: ValueSetFileProblem
+  /** Absolute path of the file. */
+  readonly path: string
+
+  constructor(code: ValueSetFileProblem, path: string, detail: string, options?: ErrorOptions) {
+    super(`Invalid configuration:\n  ${VALUE_SET_FILE_VARIABLE}: ${path} ${detail}`, options)
+    this.code = code
+    this.path = path
+  }
+}
+
 /** The registry's neurological value set: decides which Conditions enrol a patient. */
 export class NeurologyValueSet {
   readonly #snomedCodes: ReadonlySet<string>
@@ -26,10 +51,62 @@ export class NeurologyValueSet {
     this.#icdPrefixes = icdPrefixes
   }
 
-  /** Loads the value set from a JSON file shaped like `src/reference/neurology-value-set.json`. */
+  /**
+   * Loads the value set from a JSON file shaped like `src/reference/neurology-value-set.json`,
+   * the default. Throws a ValueSetFileError when the file cannot be read, is not JSON, has
+   * another shape or lists no code at all, which would enrol no patient by Condition.
+   */
   static fromFile(path: string = DEFAULT_VALUE_SET_PATH): NeurologyValueSet {
-    const parsed = valueSetFileSchema.parse(JSON.parse(readFileSync(path, 'utf8')))
-    return new NeurologyValueSet(Object.keys(parsed.snomedCt.concepts), parsed.icd10cm.prefixes)
+    const absolutePath = resolve(path)
+
+    let text: string
+    try {
+      text = readFileSync(absolutePath, 'utf8')
+    } catch (error) {
+      throw new ValueSetFileError(
+        'FILE_UNREADABLE',
+        absolutePath,
+        `${describeReadFailure(error)}. Point the variable at a readable JSON file, or unset it to use the bundled value set`,
+        { cause: error },
+      )
+    }
+
+    let content: unknown
+    try {
+      // Editors on Windows may start the file with a byte order mark, which JSON.parse rejects.
+      content = JSON.parse(text.replace(/^\uFEFF/, ''))
+    } catch (error) {
+      throw new ValueSetFileError(
+        'INVALID_JSON',
+        absolutePath,
+        `is not valid JSON (${error instanceof Error ? error.message : String(error)})`,
+        { cause: error },
+      )
+    }
+
+    const parsed = valueSetFileSchema.safeParse(content)
+    if (!parsed.success) {
+      const problems = parsed.error.issues.map(
+        (issue) => `${issue.path.join('.') || '(top level)'}: ${issue.message}`,
+      )
+      throw new ValueSetFileError(
+        'INVALID_SHAPE',
+        absolutePath,
+        `is not a value set file like src/reference/neurology-value-set.json: ${problems.join('; ')}`,
+        { cause: parsed.error },
+      )
+    }
+
+    const snomedCodes = Object.keys(parsed.data.snomedCt.concepts)
+    const icdPrefixes = parsed.data.icd10cm.prefixes
+    if (snomedCodes.length === 0 && icdPrefixes.length === 0) {
+      throw new ValueSetFileError(
+        'EMPTY',
+        absolutePath,
+        'lists no SNOMED CT concept and no ICD-10-CM prefix, so no Condition would enrol a patient',
+      )
+    }
+    return new NeurologyValueSet(snomedCodes, icdPrefixes)
   }
 
   contains(coding: Pick<Coding, 'system' | 'code'>): boolean {
@@ -47,4 +124,12 @@ export class NeurologyValueSet {
   containsAny(codings: readonly Pick<Coding, 'system' | 'code'>[] | undefined): boolean {
     return (codings ?? []).some((coding) => this.contains(coding))
   }
+}
+
+function describeReadFailure(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code
+  if (code === 'ENOENT') return 'does not exist'
+  if (code === 'EISDIR') return 'is a directory'
+  if (code === 'EACCES' || code === 'EPERM') return 'cannot be read (permission denied)'
+  return `cannot be read (${code ?? String(error)})`
 }

@@ -53,6 +53,12 @@ const configSchema = z.object({
    * registry checks field and rule names at start and refuses to start on a bad entry.
    */
   MERGE_RULES: z.string().optional(),
+  /**
+   * Path of the JSON file with the neurological value set, shaped like the bundled
+   * `src/reference/neurology-value-set.json`, which is the default. A relative path is resolved
+   * against the working directory. The registry stops at start when the file cannot be loaded.
+   */
+  NEUROLOGY_VALUE_SET_FILE: z.string().optional(),
   /** Parts this process runs: `api`, `worker`, or both (`all`). */
   PROCESS_ROLE: z.enum(['all', 'api', 'worker']).default('all'),
   /** Register the Subscriptions on HAPI at start. */
