@@ -117,14 +117,8 @@ export class SubjectResolver {
     if (relative) return { kind: 'local', resourceType: relative[1] ?? '', id: relative[2] ?? '' }
     if (!/^https?:\/\//i.test(reference)) return { kind: 'unsupported' }
 
-    let url: URL
-    try {
-      url = new URL(reference)
-    } catch {
-      // The value is a malformed URL and the caller reports it as unsupported.
-      return { kind: 'unsupported' }
-    }
-    if (url.search !== '' || url.hash !== '') return { kind: 'unsupported' }
+    const url = URL.parse(reference)
+    if (!url || url.search !== '' || url.hash !== '') return { kind: 'unsupported' }
 
     const basePath = this.#base.pathname.replace(/\/+$/, '')
     if (url.origin === this.#base.origin && url.pathname.startsWith(`${basePath}/`)) {
