@@ -52,9 +52,9 @@ export const VERIFICATION_STATUSES = [
   'entered-in-error',
 ] as const
 
-const clinicalStatusSchema = z.enum(CLINICAL_STATUSES).nullable()
-const verificationStatusSchema = z.enum(VERIFICATION_STATUSES).nullable()
-const recordedDateSchema = fhirDateTimeSchema.nullable()
+export const clinicalStatusSchema = z.enum(CLINICAL_STATUSES).nullable()
+export const verificationStatusSchema = z.enum(VERIFICATION_STATUSES).nullable()
+export const recordedDateSchema = fhirDateTimeSchema.nullable()
 
 /** The condition fields that the registry keeps in step with the FHIR Condition. */
 export const conditionFieldsSchema = z.strictObject({

@@ -12,7 +12,8 @@ export const deceasedSchema = z
   .nullable()
   .openapi({ description: 'FHIR deceased[x]: either a flag or the date and time of death' })
 
-const patientFieldSchemas = {
+/** Schema of each patient field on its own, without defaults. */
+export const patientFieldSchemas = {
   names: z.array(humanNameSchema),
   birthDate: fhirDateSchema
     .refine((value) => value <= new Date().toISOString().slice(0, value.length), {
