@@ -1,5 +1,11 @@
 import { sql, type Selectable } from 'kysely'
-import { toJsonOrNull, type ConflictTable, type Executor } from '../platform/db.ts'
+import {
+  toJsonOrNull,
+  type ConflictStatus,
+  type ConflictTable,
+  type Executor,
+} from '../platform/db.ts'
+import type { PageCursor } from '../platform/paging.ts'
 
 export type ConflictRow = Selectable<ConflictTable>
 
@@ -23,6 +29,39 @@ export interface NewConflict {
   status: 'open' | 'resolved'
   /** How a rule settled it (`lww-registry`, `lww-fhir`, `fhir-rule`); null while open. */
   resolution: string | null
+}
+
+export interface ConflictFilter {
+  status: ConflictStatus
+  entityType?: 'patient' | 'condition'
+  entityId?: string
+  fieldPath?: string
+  /** Conflicts created at or after this time. */
+  createdFrom?: Date
+  /** Conflicts created before this time. */
+  createdTo?: Date
+}
+
+/** The two sides of a part as they stand now, which replace those a conflict recorded. */
+export interface ConflictSides {
+  registryValue: unknown
+  fhirValue: unknown
+  registryVersion: number
+  fhirVersionId: number
+  registryUpdatedAt: Date
+  fhirUpdatedAt: Date | null
+}
+
+/** A steward's decision that closes an open conflict. */
+export interface ConflictDecision {
+  status: 'resolved' | 'dismissed'
+  /** `registry`, `fhir` or `value` for a resolution; null for a dismissal. */
+  resolution: 'registry' | 'fhir' | 'value' | null
+  resolvedBy: string
+  /** The value the part took; null when it was removed, or for a dismissal. */
+  resolvedValue: unknown
+  /** The steward's reason, required for a dismissal. */
+  reason: string | null
 }
 
 /** Queries of the `conflicts` table. */
@@ -127,5 +166,105 @@ export class ConflictRepository {
       .where('id', 'in', ids)
       .where('status', '=', 'open')
       .execute()
+  }
+
+  /** One page of conflicts, oldest first (creation time, then id), after the cursor if given. */
+  async list(
+    db: Executor,
+    filter: ConflictFilter,
+    limit: number,
+    after?: PageCursor,
+  ): Promise<ConflictRow[]> {
+    let query = db.selectFrom('conflicts').selectAll().where('status', '=', filter.status)
+    if (filter.entityType) query = query.where('entity_type', '=', filter.entityType)
+    if (filter.entityId) query = query.where('entity_id', '=', filter.entityId)
+    if (filter.fieldPath) query = query.where('field_path', '=', filter.fieldPath)
+    if (filter.createdFrom) query = query.where('created_at', '>=', filter.createdFrom)
+    if (filter.createdTo) query = query.where('created_at', '<', filter.createdTo)
+    if (after) {
+      query = query.where((eb) =>
+        eb.or([
+          eb('created_at', '>', after.createdAt),
+          eb.and([eb('created_at', '=', after.createdAt), eb('id', '>', after.id)]),
+        ]),
+      )
+    }
+    return query.orderBy('created_at').orderBy('id').limit(limit).execute()
+  }
+
+  async findByIds(db: Executor, ids: readonly string[]): Promise<ConflictRow[]> {
+    if (ids.length === 0) return []
+    return db.selectFrom('conflicts').selectAll().where('id', 'in', ids).execute()
+  }
+
+  /** Replaces the sides an open conflict recorded with the current ones. */
+  async refreshSides(
+    db: Executor,
+    id: string,
+    sides: ConflictSides,
+    now: Date,
+  ): Promise<ConflictRow> {
+    return db
+      .updateTable('conflicts')
+      .set({
+        registry_value: toJsonOrNull(sides.registryValue),
+        fhir_value: toJsonOrNull(sides.fhirValue),
+        registry_version: sides.registryVersion,
+        fhir_version_id: sides.fhirVersionId,
+        registry_updated_at: sides.registryUpdatedAt,
+        fhir_updated_at: sides.fhirUpdatedAt,
+        updated_at: now,
+      })
+      .where('id', '=', id)
+      .where('status', '=', 'open')
+      .returningAll()
+      .executeTakeFirstOrThrow()
+  }
+
+  /** Closes an open conflict with a steward's decision. */
+  async close(
+    db: Executor,
+    id: string,
+    decision: ConflictDecision,
+    now: Date,
+  ): Promise<ConflictRow> {
+    return db
+      .updateTable('conflicts')
+      .set({
+        status: decision.status,
+        resolution: decision.resolution,
+        resolved_by: decision.resolvedBy,
+        resolved_value: toJsonOrNull(decision.resolvedValue),
+        resolution_reason: decision.reason,
+        resolved_at: now,
+        updated_at: now,
+      })
+      .where('id', '=', id)
+      .where('status', '=', 'open')
+      .returningAll()
+      .executeTakeFirstOrThrow()
+  }
+
+  /**
+   * Ids of a patient's conditions that were deleted at `deletedAt`, which is when a registry
+   * delete of the patient deleted them too. Locks the rows, so a restore can change them.
+   */
+  async lockConditionsDeletedWith(
+    db: Executor,
+    patientId: string,
+    deletedAt: Date,
+  ): Promise<string[]> {
+    const rows = await db
+      .selectFrom('conditions')
+      .select('id')
+      .where('patient_id', '=', patientId)
+      // A JavaScript Date has millisecond precision and the column microsecond precision, so
+      // match the whole millisecond of the deletion time as it was read back.
+      .where('deleted_at', '>=', deletedAt)
+      .where('deleted_at', '<', new Date(deletedAt.getTime() + 1))
+      .orderBy('id')
+      .forUpdate()
+      .execute()
+    return rows.map((row) => row.id)
   }
 }

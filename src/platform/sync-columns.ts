@@ -129,3 +129,30 @@ export function changedFieldNames<T extends Record<string, unknown>>(
 ): string[] {
   return Object.keys(after).filter((field) => !sameValue(before[field], after[field]))
 }
+
+/**
+ * Points a row at a FHIR version, leaving its fields and its version alone. With `base`, the
+ * row also takes that version's mapped fields as its merge base. A null version makes the next
+ * push write without `If-Match`, which recreates a resource that FHIR deleted.
+ */
+export async function setFhirVersion(
+  db: Executor,
+  table: SyncedTable,
+  id: string,
+  point: { fhirVersionId: number | null; fhirLastUpdated?: Date | null; base?: unknown },
+): Promise<void> {
+  await db
+    .updateTable(asPatients(table))
+    .set({
+      fhir_version_id: point.fhirVersionId,
+      ...(point.fhirLastUpdated === undefined ? {} : { fhir_last_updated: point.fhirLastUpdated }),
+      ...(point.base === undefined ? {} : { sync_base: toJson(point.base) }),
+    })
+    .where('id', '=', id)
+    .execute()
+}
+
+/** Clears the deletion mark of a soft-deleted row; the caller's field write bumps the version. */
+export async function clearDeletion(db: Executor, table: SyncedTable, id: string): Promise<void> {
+  await db.updateTable(asPatients(table)).set({ deleted_at: null }).where('id', '=', id).execute()
+}
