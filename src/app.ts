@@ -8,6 +8,8 @@ import { ConditionRepository } from './conditions/condition.repository.ts'
 import { registerConditionRoutes } from './conditions/condition.routes.ts'
 import { ConditionService } from './conditions/condition.service.ts'
 import { ConflictRepository } from './conflicts/conflict.repository.ts'
+import { registerConflictRoutes } from './conflicts/conflict.routes.ts'
+import { ConflictService } from './conflicts/conflict.service.ts'
 import { FhirClient, type FetchFunction } from './fhir/fhir-client.ts'
 import { NeurologyValueSet } from './fhir/neurology-value-set.ts'
 import { mergeRulesFrom } from './merge/merge-rules.ts'
@@ -115,6 +117,17 @@ export async function createRegistry(
     clock,
     valueSet,
   })
+  const conflictService = new ConflictService({
+    db,
+    conflicts,
+    patients,
+    conditions,
+    audit,
+    queue,
+    clock,
+    valueSet,
+    registryIdentifierSystem: config.REGISTRY_IDENTIFIER_SYSTEM,
+  })
   const merge = new InboundMerge({
     db,
     patients,
@@ -157,6 +170,7 @@ export async function createRegistry(
   app.notFound(handleNotFound)
   registerPatientRoutes(app, patientService)
   registerConditionRoutes(app, conditionService)
+  registerConflictRoutes(app, conflictService)
   registerReceiverRoutes(app, receiver)
   registerHealthRoutes(app, { db, fhir })
   app.doc31('/openapi.json', {
