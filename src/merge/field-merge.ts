@@ -1,4 +1,4 @@
-import { sameValue } from '../platform/canonical-json.ts'
+import { canonicalJson, sameValue } from '../platform/canonical-json.ts'
 import type { MergeRule } from './merge-rules.ts'
 
 /**
@@ -75,6 +75,8 @@ export interface MergeResult {
 const WHOLE = ''
 /** Key of a concept's text and other non-coding elements. */
 const CONCEPT_TEXT = 'text'
+/** Joins a natural key and an element's content in the key of an element whose natural key repeats. */
+const CONTENT_MARK = ' ~ '
 
 /**
  * Merges FHIR's changes into the registry's values, part by part, against the common base. A part
@@ -91,9 +93,10 @@ export function mergeFields(input: MergeInput): MergeResult {
   for (const field of Object.keys(registry)) {
     const shape = shapes[field] ?? { kind: 'value' }
     const rule = input.rules[field] ?? 'lww'
-    const baseParts = partsOf(shape, base[field])
-    const registryParts = partsOf(shape, registry[field])
-    const fhirParts = partsOf(shape, fhir[field])
+    const byContent = repeatedKeys(shape, [base[field], registry[field], fhir[field]])
+    const baseParts = partsOf(shape, base[field], byContent)
+    const registryParts = partsOf(shape, registry[field], byContent)
+    const fhirParts = partsOf(shape, fhir[field], byContent)
     const keys = [...new Set([...registryParts.keys(), ...fhirParts.keys()])]
     const result = new Map<string, unknown>()
     let tookFhir = false
@@ -166,30 +169,76 @@ function laterWriter(field: string, times: MergeTimes): 'registry' | 'fhir' | nu
   return gapMs > 0 ? 'fhir' : 'registry'
 }
 
-/** Splits a field's value into its parts, in order, keyed by the shape's natural key. */
-function partsOf(shape: FieldShape, value: unknown): Map<string, unknown> {
+/** The keyed elements of a list field, or the codings of a concept, with their natural keys. */
+function keyedElements(shape: FieldShape, value: unknown): [string, unknown][] {
+  if (shape.kind === 'list') {
+    const items: unknown[] = Array.isArray(value) ? value : []
+    return items.map((item) => [shape.keyOf(item as Record<string, unknown>), item])
+  }
+  if (shape.kind === 'value') return []
+  const { coding } = (value ?? {}) as { coding?: unknown }
+  const codings: unknown[] = Array.isArray(coding) ? coding : []
+  return codings.map((item) => {
+    const system = (item as { system?: unknown }).system
+    return [typeof system === 'string' ? system : '(no system)', item]
+  })
+}
+
+/**
+ * Natural keys that more than one element carries in any of the values, such as two names
+ * without `use`. Pairing such elements by position would pair the wrong ones once a side
+ * removes one, so their parts are keyed by content: an edit reads as a removal plus an addition,
+ * and no change of either side is lost.
+ */
+function repeatedKeys(shape: FieldShape, values: readonly unknown[]): Set<string> {
+  const repeated = new Set<string>()
+  for (const value of values) {
+    const seen = new Set<string>()
+    for (const [key] of keyedElements(shape, value)) {
+      if (seen.has(key)) repeated.add(key)
+      seen.add(key)
+    }
+  }
+  return repeated
+}
+
+/** Splits a field's value into its parts, in order, keyed by natural key (or content, see above). */
+function partsOf(
+  shape: FieldShape,
+  value: unknown,
+  byContent: ReadonlySet<string>,
+): Map<string, unknown> {
   const parts = new Map<string, unknown>()
   if (shape.kind === 'value') {
     parts.set(WHOLE, value ?? null)
     return parts
   }
-  if (shape.kind === 'list') {
-    for (const item of Array.isArray(value) ? value : []) {
-      addKeyed(parts, shape.keyOf(item as Record<string, unknown>), item)
-    }
-    return parts
-  }
 
-  const { coding, ...rest } = (value ?? {}) as { coding?: unknown }
-  for (const item of Array.isArray(coding) ? coding : []) {
-    const system = (item as { system?: unknown }).system
-    addKeyed(parts, typeof system === 'string' ? system : '(no system)', item)
+  for (const [key, item] of keyedElements(shape, value)) {
+    addKeyed(parts, byContent.has(key) ? `${key}${CONTENT_MARK}${canonicalJson(item)}` : key, item)
   }
-  if (Object.keys(rest).length > 0) parts.set(CONCEPT_TEXT, rest)
+  if (shape.kind === 'concept') {
+    const rest: Record<string, unknown> = { ...(value ?? {}) }
+    delete rest.coding
+    if (Object.keys(rest).length > 0) parts.set(CONCEPT_TEXT, rest)
+  }
   return parts
 }
 
-/** Adds a keyed part; a second element with the same key becomes `key #2`, and so on. */
+/** Splits a single value into parts so that `itemKey`, from an earlier merge, finds its element. */
+function partsForKey(
+  shape: FieldShape,
+  value: unknown,
+  itemKey: string | null,
+): Map<string, unknown> {
+  const byContent = repeatedKeys(shape, [value])
+  for (const [key] of keyedElements(shape, value)) {
+    if (itemKey?.startsWith(`${key}${CONTENT_MARK}`)) byContent.add(key)
+  }
+  return partsOf(shape, value, byContent)
+}
+
+/** Adds a keyed part; an identical second element becomes `key #2`, and so on. */
 function addKeyed(parts: Map<string, unknown>, key: string, item: unknown): void {
   let unique = key
   for (let occurrence = 2; parts.has(unique); occurrence++) unique = `${key} #${occurrence}`
@@ -208,7 +257,7 @@ function assemble(shape: FieldShape, parts: Map<string, unknown>): unknown {
 
 /** Reads one part of a field (the whole field when `itemKey` is null); undefined if absent. */
 export function partValue(shape: FieldShape, value: unknown, itemKey: string | null): unknown {
-  return partsOf(shape, value).get(itemKey ?? WHOLE)
+  return partsForKey(shape, value, itemKey).get(itemKey ?? WHOLE)
 }
 
 /**
@@ -222,7 +271,7 @@ export function withPartValue(
   part: unknown,
 ): unknown {
   if (shape.kind === 'value') return part ?? null
-  const parts = partsOf(shape, value)
+  const parts = partsForKey(shape, value, itemKey)
   const key = itemKey ?? WHOLE
   if (part === undefined) parts.delete(key)
   else parts.set(key, part)
