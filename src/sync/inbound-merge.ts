@@ -104,26 +104,11 @@ export class InboundMerge {
     if (known) return this.#mergeKnown(this.#patient, resource, requestId)
     if (this.#isOwnWrite(resource)) return 'own-write'
 
+    if (await this.#carriesTakenIdentifier(resource)) return 'identifier-taken'
+
     const registryIdentifiers = (resource.identifier ?? []).filter(
       (identifier) => identifier.system === this.#deps.registryIdentifierSystem,
     )
-    for (const identifier of registryIdentifiers) {
-      const holders = await this.#deps.patients.findByIdentifier(
-        this.#deps.db,
-        identifier.system ?? '',
-        identifier.value ?? '',
-      )
-      if (holders.length > 0) {
-        // A second FHIR Patient with the identifier of a registry patient is a duplicate in FHIR;
-        // linking or merging it needs a person, so it stays out and is logged.
-        this.#deps.logger.warn('FHIR Patient carries the identifier of another registry patient', {
-          fhirId: `Patient/${fhirId}`,
-          patientId: holders[0]?.id,
-        })
-        return 'identifier-taken'
-      }
-    }
-
     const conditions = await this.#deps.fhir.searchAll<FhirCondition>('Condition', {
       subject: `Patient/${fhirId}`,
       _count: '200',
@@ -156,6 +141,7 @@ export class InboundMerge {
     // A neurological condition of a patient the registry does not know yet: pull the patient in.
     const subject = await this.#deps.fhir.read<FhirPatient>('Patient', subjectId)
     if (!subject) return 'not-enrolled'
+    if (await this.#carriesTakenIdentifier(subject)) return 'identifier-taken'
     const conditions = await this.#deps.fhir.searchAll<FhirCondition>('Condition', {
       subject: `Patient/${subjectId}`,
       _count: '200',
@@ -507,6 +493,32 @@ export class InboundMerge {
         conditions: conditions.length,
       })
     return outcome
+  }
+
+  /**
+   * True when the FHIR Patient carries the registry identifier of a registry patient. Such a
+   * Patient is a duplicate in FHIR; linking or merging it needs a person, so it stays out and is
+   * logged.
+   */
+  async #carriesTakenIdentifier(resource: FhirPatient): Promise<boolean> {
+    const registryIdentifiers = (resource.identifier ?? []).filter(
+      (identifier) => identifier.system === this.#deps.registryIdentifierSystem,
+    )
+    for (const identifier of registryIdentifiers) {
+      const holders = await this.#deps.patients.findByIdentifier(
+        this.#deps.db,
+        identifier.system ?? '',
+        identifier.value ?? '',
+      )
+      if (holders.length > 0) {
+        this.#deps.logger.warn('FHIR Patient carries the identifier of another registry patient', {
+          fhirId: `Patient/${resource.id ?? ''}`,
+          patientId: holders[0]?.id,
+        })
+        return true
+      }
+    }
+    return false
   }
 
   /** Inserts an external condition unless the registry has it already; true when inserted. */
