@@ -40,6 +40,7 @@ import {
   registerReceiverRoutes,
 } from './sync/notification-receiver.ts'
 import { OutboundPush } from './sync/outbound-push.ts'
+import { SubjectResolver } from './sync/subject-resolver.ts'
 import { SyncWorkers } from './sync/sync-workers.ts'
 
 /** Replacements for outside dependencies, for tests. */
@@ -73,8 +74,10 @@ export async function createRegistry(
 ): Promise<Registry> {
   const logger = overrides.logger ?? createLogger(config.LOG_LEVEL, { service: 'brain-registry' })
   const clock = overrides.clock ?? systemClock
-  // Checked before anything starts, so a misspelt rule stops start-up with nothing left running.
+  // Read before anything starts, so a misspelt rule or a bad value set file stops start-up with
+  // nothing left running.
   const mergeRules = mergeRulesFrom(config.MERGE_RULES)
+  const valueSet = NeurologyValueSet.fromFile(config.NEUROLOGY_VALUE_SET_FILE)
 
   if (await ensureDatabaseExists(config.DATABASE_URL)) logger.info('Database created')
   const pool = createPool(config.DATABASE_URL, config.DATABASE_SCHEMA, config.DATABASE_POOL_SIZE)
@@ -92,7 +95,6 @@ export async function createRegistry(
     sourceUri: config.FHIR_SOURCE_URI,
     fetch: overrides.fetch,
   })
-  const valueSet = NeurologyValueSet.fromFile(config.NEUROLOGY_VALUE_SET_FILE)
   const patients = new PatientRepository()
   const conditions = new ConditionRepository()
   const conflicts = new ConflictRepository()
@@ -140,6 +142,7 @@ export async function createRegistry(
     logger,
     audit,
     rules: mergeRules,
+    subjects: new SubjectResolver({ fhir, logger }),
     registryIdentifierSystem: config.REGISTRY_IDENTIFIER_SYSTEM,
     sourceUri: config.FHIR_SOURCE_URI,
     clockSkewMs: config.CLOCK_SKEW_MS,

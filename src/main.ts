@@ -16,7 +16,17 @@ export async function main(): Promise<void> {
   }
 
   const logger = createLogger(config.LOG_LEVEL, { service: 'brain-registry' })
-  const registry = await createRegistry(config, { logger })
+  let registry
+  try {
+    registry = await createRegistry(config, { logger })
+  } catch (error) {
+    // Merge rules and the value set file are checked here, before anything starts.
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`)
+      process.exit(2)
+    }
+    throw error
+  }
   let stopping = false
   const stop = async (signal: string) => {
     if (stopping) return

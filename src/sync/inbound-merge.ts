@@ -20,6 +20,7 @@ import type { NeurologyValueSet } from '../fhir/neurology-value-set.ts'
 import { patientFieldsFromResource } from '../fhir/patient-mapping.ts'
 import { mergeFields, partValue, withHeldBackParts, type MergeView } from '../merge/field-merge.ts'
 import type { MergeRules } from '../merge/merge-rules.ts'
+import type { SubjectResolver, UnresolvedSubjectReason } from './subject-resolver.ts'
 import type { PatientRepository } from '../patients/patient.repository.ts'
 import { enqueuePatientPush } from '../patients/patient.service.ts'
 import { sameValue } from '../platform/canonical-json.ts'
@@ -40,8 +41,19 @@ import {
 /** Actor recorded on registry rows and audit entries that a FHIR-side change caused. */
 export const FHIR_MERGE_ACTOR = 'fhir-merge'
 
+/** Start of the outcome of a merge that waits, followed by the reason. */
+export const PARKED_PREFIX = 'parked:'
+
+/** A Condition whose subject could not be resolved yet; the worker retries it later. */
+export type ParkedOutcome = `${typeof PARKED_PREFIX}${UnresolvedSubjectReason}`
+
+export function isParked(outcome: MergeOutcome): outcome is ParkedOutcome {
+  return outcome.startsWith(PARKED_PREFIX)
+}
+
 /** Result of applying one FHIR change, stored on the notification and logged. */
 export type MergeOutcome =
+  | ParkedOutcome
   | 'merged'
   | 'merged-with-conflicts'
   | 'unchanged'
@@ -68,6 +80,7 @@ export interface InboundMergeDeps {
   clock: Clock
   logger: Logger
   rules: MergeRules
+  subjects: SubjectResolver
   registryIdentifierSystem: string
   /** `meta.source` of the registry's own writes; versions carrying it are echoes. */
   sourceUri: string
@@ -126,27 +139,54 @@ export class InboundMerge {
     if (known) return this.#mergeKnown(this.#condition, resource, requestId)
     if (this.#isOwnWrite(resource)) return 'own-write'
 
-    const subjectId = patientIdFromReference((resource.subject as Reference | undefined)?.reference)
-    if (subjectId === null) return 'not-enrolled'
-    const patient = await this.#deps.patients.findByFhirId(this.#deps.db, subjectId)
-    if (patient && patient.deleted_at === null) {
-      return this.#deps.db.transaction().execute(async (trx) => {
-        await this.#lockResource(trx, `Condition/${resource.id ?? ''}`)
-        const inserted = await this.#insertCondition(trx, patient.id, resource, requestId)
-        return inserted ? 'created' : 'unchanged'
-      })
+    const neurological = this.#deps.valueSet.containsAny(resource.code?.coding)
+    const subject = resource.subject as Reference | undefined
+    const subjectId = patientIdFromReference(subject?.reference)
+    if (subjectId !== null) {
+      // The common case costs no FHIR read: a literal reference to a patient the registry knows.
+      const patient = await this.#deps.patients.findByFhirId(this.#deps.db, subjectId)
+      if (patient) return this.#addCondition(patient, resource, requestId)
+      if (!neurological) return 'not-enrolled'
+    } else if (!neurological && subject?.reference !== undefined) {
+      return 'not-enrolled'
     }
-    if (patient || !this.#deps.valueSet.containsAny(resource.code?.coding)) return 'not-enrolled'
 
-    // A neurological condition of a patient the registry does not know yet: pull the patient in.
-    const subject = await this.#deps.fhir.read<FhirPatient>('Patient', subjectId)
-    if (!subject) return 'not-enrolled'
-    if (await this.#carriesTakenIdentifier(subject)) return 'identifier-taken'
+    // A neurological condition of a patient the registry does not know yet, or a subject named
+    // by identifier: find the Patient in FHIR, and pull it in.
+    const resolution = await this.#deps.subjects.resolve(resource)
+    if (resolution.kind === 'not-a-patient') return 'not-enrolled'
+    if (resolution.kind === 'unresolved') {
+      return neurological ? `${PARKED_PREFIX}${resolution.reason}` : 'not-enrolled'
+    }
+    const patientFhirId = resolution.patient.id ?? ''
+    const patient = await this.#deps.patients.findByFhirId(this.#deps.db, patientFhirId)
+    if (patient) return this.#addCondition(patient, resource, requestId)
+    if (!neurological) return 'not-enrolled'
+    if (await this.#carriesTakenIdentifier(resolution.patient)) return 'identifier-taken'
+
     const conditions = await this.#deps.fhir.searchAll<FhirCondition>('Condition', {
-      subject: `Patient/${subjectId}`,
+      subject: `Patient/${patientFhirId}`,
       _count: '200',
     })
-    return this.#enrol(subject, conditions, requestId)
+    // A Condition that names its subject by identifier is not found by the subject search.
+    const all = conditions.some((condition) => condition.id === resource.id)
+      ? conditions
+      : [...conditions, resource]
+    return this.#enrol(resolution.patient, all, requestId)
+  }
+
+  /** Adds a FHIR Condition to a registry patient, unless the patient was deleted. */
+  async #addCondition(
+    patient: { id: string; deleted_at: Date | null },
+    resource: FhirCondition,
+    requestId: string | null,
+  ): Promise<MergeOutcome> {
+    if (patient.deleted_at !== null) return 'not-enrolled'
+    return this.#deps.db.transaction().execute(async (trx) => {
+      await this.#lockResource(trx, `Condition/${resource.id ?? ''}`)
+      const inserted = await this.#insertCondition(trx, patient.id, resource, requestId)
+      return inserted ? 'created' : 'unchanged'
+    })
   }
 
   /**
@@ -208,6 +248,28 @@ export class InboundMerge {
       })
       return 'deleted'
     })
+  }
+
+  /**
+   * Closes the row's open field conflicts whose part the registry now holds as FHIR does, as after
+   * a registry edit that took FHIR's value, and returns the ones still open (deletion conflicts
+   * aside). The push calls it, because such an edit reaches no merge.
+   */
+  async settleConflicts(
+    entityType: 'patient' | 'condition',
+    entityId: string,
+    registryFields: Record<string, unknown>,
+    fhirFields: Record<string, unknown>,
+  ): Promise<ConflictRow[]> {
+    const entity = this.entity(entityType)
+    return this.#settleConverged(
+      this.#deps.db,
+      entity,
+      { entityType, entityId },
+      entity.toView(registryFields),
+      entity.toView(fhirFields),
+      this.#deps.clock.now(),
+    )
   }
 
   async #mergeKnown<

@@ -106,13 +106,9 @@ export class OutboundPush {
       return 'merged-first'
     }
 
-    const open = await this.#conflicts('patient', row.id)
-    const fields = this.#withHeldBack(
-      'patient',
-      patientFieldsOf(row),
-      current && patientFieldsFromResource(current),
-      open,
-    )
+    const fhirFields = current && patientFieldsFromResource(current)
+    const open = await this.#openConflicts('patient', row.id, patientFieldsOf(row), fhirFields)
+    const fields = this.#withHeldBack('patient', patientFieldsOf(row), fhirFields, open)
     if (current && sameValue(patientFieldsFromResource(current), fields)) {
       await this.#record('patients', row, current, fields, open)
       return 'unchanged'
@@ -157,13 +153,9 @@ export class OutboundPush {
       return 'merged-first'
     }
 
-    const open = await this.#conflicts('condition', row.id)
-    const fields = this.#withHeldBack(
-      'condition',
-      conditionFieldsOf(row),
-      current && conditionFieldsFromResource(current),
-      open,
-    )
+    const fhirFields = current && conditionFieldsFromResource(current)
+    const open = await this.#openConflicts('condition', row.id, conditionFieldsOf(row), fhirFields)
+    const fields = this.#withHeldBack('condition', conditionFieldsOf(row), fhirFields, open)
     if (current && sameValue(conditionFieldsFromResource(current), fields)) {
       await this.#record('conditions', row, current, fields, open)
       return 'unchanged'
@@ -245,6 +237,20 @@ export class OutboundPush {
   async #conflicts(entityType: 'patient' | 'condition', id: string): Promise<ConflictRow[]> {
     const open = await this.#deps.conflicts.listOpenByEntity(this.#deps.db, entityType, id)
     return open.filter((conflict) => conflict.field_path !== DELETION_FIELD)
+  }
+
+  /**
+   * Open conflicts of the row's fields. Those whose part the registry now holds as FHIR does are
+   * closed first, so a registry edit that takes FHIR's value ends the conflict without a steward.
+   */
+  async #openConflicts(
+    entityType: 'patient' | 'condition',
+    id: string,
+    fields: Record<string, unknown>,
+    fhirFields: Record<string, unknown> | null,
+  ): Promise<ConflictRow[]> {
+    if (fhirFields === null) return this.#conflicts(entityType, id)
+    return this.#deps.merge.settleConflicts(entityType, id, fields, fhirFields)
   }
 
   /** True while a steward has not settled a delete against an edit: the delete waits. */

@@ -8,13 +8,21 @@ import { errorFields, type Logger } from '../platform/logger.ts'
 import {
   QUEUE_SETTINGS,
   QUEUES,
+  parkedMergeRetryDelaySeconds,
+  sendDelayedMergeJob,
   type MergeJobData,
   type PgBossQueue,
   type PushJobData,
 } from '../platform/queue.ts'
 import { recordSyncFailure } from '../platform/sync-columns.ts'
-import type { InboundMerge, MergeOutcome } from './inbound-merge.ts'
-import type { NotificationRepository } from './notification.repository.ts'
+import {
+  PARKED_PREFIX,
+  isParked,
+  type InboundMerge,
+  type MergeOutcome,
+  type ParkedOutcome,
+} from './inbound-merge.ts'
+import type { NotificationRepository, NotificationRow } from './notification.repository.ts'
 import { PushBlockedError, type OutboundPush } from './outbound-push.ts'
 
 export interface SyncWorkersDeps {
@@ -113,6 +121,10 @@ export class SyncWorkers {
     const outcome = current
       ? await this.#apply(current, job.id)
       : await merge.applyDeletion(resourceType, resourceId, job.id)
+    if (isParked(outcome)) {
+      await this.#park(job, pending, outcome, logger)
+      return
+    }
 
     await notifications.markProcessed(
       db,
@@ -124,6 +136,51 @@ export class SyncWorkers {
       outcome,
       notifications: pending.length,
       durationMs: Math.round(performance.now() - started),
+    })
+  }
+
+  /**
+   * Keeps the notifications of a merge that cannot finish yet (a Condition whose subject is not
+   * resolvable) and merges them again after the next delay of the schedule; after the last one
+   * they are marked unresolved for an operator. The job itself succeeds, because pg-boss would
+   * retry a failed one at once.
+   */
+  async #park(
+    job: Job<MergeJobData>,
+    pending: readonly NotificationRow[],
+    outcome: ParkedOutcome,
+    logger: Logger,
+  ): Promise<void> {
+    const { db, notifications, queue, clock } = this.#deps
+    const ids = pending.map((notification) => notification.id)
+    const reason = outcome.slice(PARKED_PREFIX.length)
+    const attempts = Math.max(0, ...pending.map((notification) => notification.attempts))
+    const delaySeconds = parkedMergeRetryDelaySeconds(attempts)
+
+    if (delaySeconds === null) {
+      await notifications.markUnresolved(db, ids, reason, clock.now())
+      logger.error('FHIR change left unresolved after its last retry', {
+        reason,
+        attempts: attempts + 1,
+        notifications: ids.length,
+      })
+      return
+    }
+    // A plain transaction: the delayed job needs no second send after commit, because this job is
+    // still active and the stately queue accepts one waiting job of the key beside it.
+    await db.transaction().execute(async (trx) => {
+      await notifications.park(
+        trx,
+        ids,
+        reason,
+        new Date(clock.now().getTime() + delaySeconds * 1000),
+      )
+      await sendDelayedMergeJob(queue, job.data, delaySeconds, trx)
+    })
+    logger.warn('FHIR change parked', {
+      reason,
+      attempt: attempts + 1,
+      retryInSeconds: delaySeconds,
     })
   }
 
