@@ -2,6 +2,7 @@ import type { Condition as FhirCondition, Patient as FhirPatient } from '@medplu
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AuditRepository } from '../src/audit/audit.repository.ts'
 import type { Condition } from '../src/conditions/condition.schemas.ts'
+import { ConflictRepository, DELETION_FIELD } from '../src/conflicts/conflict.repository.ts'
 import type { Conflict, ConflictDetail } from '../src/conflicts/conflict.schemas.ts'
 import type { Patient } from '../src/patients/patient.schemas.ts'
 import { startTestRegistry, waitFor, type TestRegistry } from './harness.ts'
@@ -29,6 +30,7 @@ interface BulkResponse {
 
 let t: TestRegistry
 const audit = new AuditRepository()
+const conflicts = new ConflictRepository()
 
 beforeAll(async () => {
   // Telecom is last-writer-wins by default, so whether two quick edits clash depends on the
@@ -762,6 +764,71 @@ describe('FHIR delete against a registry edit', () => {
     )
 
     expect(problem.code).toBe('CONFLICT_NOT_DISMISSIBLE')
+  })
+})
+
+describe('conflicts of deleted entities', () => {
+  it('rejects resolving a field of a deleted patient with 409', async () => {
+    const { patient, conflict } = await birthDateConflict()
+    const current = await getPatient(patient.id)
+    const deleted = await t.api('DELETE', `/patients/${patient.id}`, undefined, {
+      'If-Match': `"${current.version}"`,
+    })
+    expect(deleted.status).toBe(204)
+
+    const problem = await json<Problem>(await resolve(conflict.id, { choice: 'registry' }), 409)
+    const dismissed = await json<ConflictDetail>(
+      await t.api('POST', `/conflicts/${conflict.id}/dismiss`, { reason: 'Patient deleted' }),
+      200,
+    )
+
+    expect(problem.code).toBe('ENTITY_DELETED')
+    expect(dismissed.status).toBe('dismissed')
+    expect(dismissed.entity?.deleted).toBe(true)
+  })
+
+  it('rejects restoring a condition of a deleted patient with 409', async () => {
+    // HAPI deletes a patient and its conditions in one transaction, so the merge cannot raise
+    // this conflict on its own; it is recorded directly.
+    const condition = await createSyncedCondition()
+    const patient = await getPatient(condition.patientId)
+    const deleted = await t.api('DELETE', `/patients/${patient.id}`, undefined, {
+      'If-Match': `"${patient.version}"`,
+    })
+    expect(deleted.status).toBe(204)
+    const fields = {
+      code: condition.code,
+      clinicalStatus: condition.clinicalStatus,
+      verificationStatus: condition.verificationStatus,
+      onset: condition.onset,
+      abatement: condition.abatement,
+      recordedDate: condition.recordedDate,
+    }
+    const recorded = await conflicts.record(
+      t.registry.db,
+      {
+        entityType: 'condition',
+        entityId: condition.id,
+        fieldPath: DELETION_FIELD,
+        itemKey: null,
+        baseValue: fields,
+        registryValue: null,
+        fhirValue: { ...fields, verificationStatus: 'confirmed' },
+        registryVersion: condition.version + 1,
+        fhirVersionId: 2,
+        registryUpdatedAt: new Date(),
+        fhirUpdatedAt: new Date(),
+        status: 'open',
+        resolution: null,
+      },
+      new Date(),
+    )
+
+    const problem = await json<Problem>(await resolve(recorded.id, { choice: 'fhir' }), 409)
+
+    expect(problem.code).toBe('PATIENT_DELETED')
+    expect((await getConflict(recorded.id)).status).toBe('open')
+    expect((await t.api('GET', `/conditions/${condition.id}`)).status).toBe(404)
   })
 })
 
