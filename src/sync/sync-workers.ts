@@ -42,6 +42,18 @@ function fhirRequestId(jobId: string): string {
   return jobId.replaceAll('-', '').slice(0, 16)
 }
 
+/** The earliest next try of the notifications if all of them are parked, else null. */
+function parkedRetryTime(pending: readonly NotificationRow[]): Date | null {
+  let earliest: Date | null = null
+  for (const notification of pending) {
+    if (notification.parked_reason === null || notification.next_attempt_at === null) return null
+    if (earliest === null || notification.next_attempt_at < earliest) {
+      earliest = notification.next_attempt_at
+    }
+  }
+  return earliest
+}
+
 /** The pg-boss workers that push registry changes to HAPI and merge HAPI's changes back. */
 export class SyncWorkers {
   readonly #deps: SyncWorkersDeps
@@ -111,6 +123,15 @@ export class SyncWorkers {
 
     const pending = await notifications.listUnprocessed(db, resourceType, resourceId)
     if (pending.length === 0) return
+    const retryAt = parkedRetryTime(pending)
+    if (retryAt !== null && retryAt > clock.now()) {
+      // Only parked notifications whose next try is still ahead: this job is an extra one (the
+      // receiver sends each job twice), and merging now would use up the backoff steps. The
+      // delayed job is sent again in case the stately queue dropped it beside this one.
+      const delaySeconds = Math.ceil((retryAt.getTime() - clock.now().getTime()) / 1000)
+      await sendDelayedMergeJob(this.#deps.queue, job.data, delaySeconds)
+      return
+    }
 
     // The delivery is only a hint, because its body may be an old version, arrive out of order or
     // not come from HAPI at all. So the merge works on the current version in HAPI.
