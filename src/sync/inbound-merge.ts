@@ -205,6 +205,9 @@ export class InboundMerge {
       const row = await entity.findByFhirId(trx, fhirId, { forUpdate: true })
       if (!row) return 'unknown-deleted'
       if (row.deleted_at) return 'already-deleted'
+      // No FHIR version recorded: the row was never written to FHIR, or a steward chose to keep
+      // it after this delete, and its push creates the resource again.
+      if (row.fhir_version_id === null) return 'stale'
 
       const now = clock.now()
       const fields = entity.fieldsOfRow(row)
@@ -251,7 +254,7 @@ export class InboundMerge {
   }
 
   /**
-   * Closes the row's open field conflicts whose part the registry now holds as FHIR does, as after
+   * Closes the row's open field conflicts whose part now has the same value on both sides, as after
    * a registry edit that took FHIR's value, and returns the ones still open (deletion conflicts
    * aside). The push calls it, because such an edit reaches no merge.
    */
@@ -559,7 +562,7 @@ export class InboundMerge {
 
   /**
    * True when the FHIR Patient carries the registry identifier of a registry patient. Such a
-   * Patient is a duplicate in FHIR; linking or merging it needs a person, so it stays out and is
+   * Patient is a duplicate in FHIR. Linking or merging it needs a person, so it stays out and is
    * logged.
    */
   async #carriesTakenIdentifier(resource: FhirPatient): Promise<boolean> {

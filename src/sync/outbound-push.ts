@@ -240,8 +240,8 @@ export class OutboundPush {
   }
 
   /**
-   * Open conflicts of the row's fields. Those whose part the registry now holds as FHIR does are
-   * closed first, so a registry edit that takes FHIR's value ends the conflict without a steward.
+   * Lists the open conflicts of the row's fields, after closing those whose part now has the same
+   * value on both sides, so a registry edit that takes FHIR's value ends the conflict.
    */
   async #openConflicts(
     entityType: 'patient' | 'condition',
