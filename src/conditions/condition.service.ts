@@ -1,14 +1,12 @@
 import type { Kysely } from 'kysely'
 import type { AuditRepository, ChangeContext } from '../audit/audit.repository.ts'
 import { userAuditEntry } from '../audit/change-context.ts'
-import { validateConditionCodings } from '../fhir/code-validation.ts'
 import type { NeurologyValueSet } from '../fhir/neurology-value-set.ts'
 import type { PatientRepository } from '../patients/patient.repository.ts'
 import type { Clock } from '../platform/clock.ts'
 import type { Database } from '../platform/db.ts'
 import {
   NotFoundError,
-  type FieldError,
   PreconditionRequiredError,
   ValidationError,
   VersionMismatchError,
@@ -30,6 +28,7 @@ import {
   type ConditionRow,
 } from './condition.repository.ts'
 import type { Condition, ConditionFields } from './condition.schemas.ts'
+import { validateConditionCode, validateConditionStatuses } from './condition.validation.ts'
 
 export interface ConditionServiceDeps {
   db: Kysely<Database>
@@ -251,33 +250,13 @@ export class ConditionService {
     })
   }
 
-  /** Checks the FHIR R4 Condition invariants on the statuses that the API can break. */
   #validateStatuses(fields: ConditionFields): void {
-    const errors: FieldError[] = []
-    // con-5: an entry made in error has no clinical status.
-    if (fields.verificationStatus === 'entered-in-error' && fields.clinicalStatus !== null) {
-      errors.push({
-        path: 'clinicalStatus',
-        message: 'Must be empty when verificationStatus is entered-in-error',
-      })
-    }
-    // con-4: an abated condition is inactive, resolved or in remission.
-    const abatedStatuses = ['inactive', 'resolved', 'remission']
-    if (
-      fields.abatement !== null &&
-      fields.clinicalStatus !== null &&
-      !abatedStatuses.includes(fields.clinicalStatus)
-    ) {
-      errors.push({
-        path: 'clinicalStatus',
-        message: 'Must be inactive, resolved or remission when an abatement is given',
-      })
-    }
+    const errors = validateConditionStatuses(fields)
     if (errors.length > 0) throw new ValidationError('The condition statuses conflict', errors)
   }
 
   #validateCode(fields: Pick<ConditionFields, 'code'>): void {
-    const errors = validateConditionCodings(fields.code.coding ?? [], 'code.coding')
+    const errors = validateConditionCode(fields)
     if (errors.length > 0) throw new ValidationError('The condition code is invalid', errors)
   }
 }
