@@ -46,6 +46,9 @@ export async function startTestRegistry(
       PORT: '0',
       SUBSCRIPTION_ID_PREFIX: `test-${suffix.replaceAll('_', '-')}`.slice(0, 40),
       REGISTRY_IDENTIFIER_SYSTEM: `https://brain-registry.example.org/test/${suffix}`,
+      // Its own meta.source, so that no other test registry on the same HAPI takes this one's
+      // writes for its own.
+      FHIR_SOURCE_URI: `https://brain-registry.example.org/test/${suffix}/source`,
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
       ...configOverrides,
     },

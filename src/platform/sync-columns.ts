@@ -156,3 +156,23 @@ export async function setFhirVersion(
 export async function clearDeletion(db: Executor, table: SyncedTable, id: string): Promise<void> {
   await db.updateTable(asPatients(table)).set({ deleted_at: null }).where('id', '=', id).execute()
 }
+
+/**
+ * Records a FHIR version the registry has seen without taking its fields as the new base, as for
+ * an edit of a resource the registry deleted, which waits for a steward. Never moves backwards.
+ */
+export async function recordSeenFhirVersion(
+  db: Executor,
+  table: SyncedTable,
+  id: string,
+  seen: { fhirVersionId: number; fhirLastUpdated: Date | null },
+): Promise<void> {
+  await db
+    .updateTable(asPatients(table))
+    .set({ fhir_version_id: seen.fhirVersionId, fhir_last_updated: seen.fhirLastUpdated })
+    .where('id', '=', id)
+    .where((eb) =>
+      eb.or([eb('fhir_version_id', 'is', null), eb('fhir_version_id', '<', seen.fhirVersionId)]),
+    )
+    .execute()
+}

@@ -28,7 +28,12 @@ import type { Clock } from '../platform/clock.ts'
 import type { Database, Executor } from '../platform/db.ts'
 import type { Logger } from '../platform/logger.ts'
 import { transactionWithJobs, type JobQueue, type TransactionJobs } from '../platform/queue.ts'
-import { recordSyncPoint, setSyncState, softDeleteRow } from '../platform/sync-columns.ts'
+import {
+  recordSeenFhirVersion,
+  recordSyncPoint,
+  setSyncState,
+  softDeleteRow,
+} from '../platform/sync-columns.ts'
 import {
   conditionEntity,
   patientEntity,
@@ -223,7 +228,7 @@ export class InboundMerge {
             registryValue: fields,
             fhirValue: null,
             registryVersion: row.version,
-            fhirVersionId: row.fhir_version_id ?? 0,
+            fhirVersionId: row.fhir_version_id,
             registryUpdatedAt: row.updated_at,
             fhirUpdatedAt: null,
             status: 'open',
@@ -490,6 +495,11 @@ export class InboundMerge {
       point.now,
     )
     await setSyncState(trx, entity.table, row.id, 'conflict')
+    // The version counts as seen, so a second delivery of it is stale rather than a new conflict.
+    await recordSeenFhirVersion(trx, entity.table, row.id, {
+      fhirVersionId: point.version,
+      fhirLastUpdated: point.fhirUpdatedAt,
+    })
     this.#deps.logger.warn('FHIR edited a resource the registry deleted', {
       entityType: entity.entityType,
       entityId: row.id,
