@@ -1,5 +1,7 @@
 import type { TestProject } from 'vitest/node'
+import type { Subscription } from '@medplum/fhirtypes'
 import { ensureHapiBuilt, ensureHapiDatabase, startHapi } from '../scripts/hapi.ts'
+import { FhirClient } from '../src/fhir/fhir-client.ts'
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -18,8 +20,27 @@ export default async function setup(project: TestProject): Promise<() => Promise
   await ensureHapiBuilt({ log })
   await ensureHapiDatabase({ log })
   const hapi = await startHapi({ log })
+  const removed = await deleteTestSubscriptions(hapi.baseUrl)
+  if (removed > 0) log(`Deleted ${removed} Subscriptions that earlier test runs left behind`)
   project.provide('fhirBaseUrl', hapi.baseUrl)
   return async () => {
+    await deleteTestSubscriptions(hapi.baseUrl)
     await hapi.stop()
   }
+}
+
+/**
+ * Deletes the Subscriptions of test registries (ids starting with `test-`) that a killed run
+ * left on HAPI. They point at closed ports, and HAPI's retries of their deliveries slow the
+ * activation of new Subscriptions until test files time out waiting for them.
+ */
+async function deleteTestSubscriptions(baseUrl: string): Promise<number> {
+  const fhir = new FhirClient({ baseUrl, timeoutMs: 30_000, sourceUri: 'urn:brain-registry:tests' })
+  const subscriptions = await fhir.searchAll<Subscription>('Subscription', {
+    _elements: 'id',
+    _count: '200',
+  })
+  const leftovers = subscriptions.filter((subscription) => subscription.id?.startsWith('test-'))
+  for (const subscription of leftovers) await fhir.delete('Subscription', subscription.id ?? '')
+  return leftovers.length
 }

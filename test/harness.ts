@@ -56,7 +56,24 @@ export async function startTestRegistry(
   const registry = await createRegistry(config, {
     logger: createLogger(config.LOG_LEVEL, { test: name }),
   })
-  const { url } = await registry.start()
+  const dropSchemas = async () => {
+    const client = new pg.Client({ connectionString: TEST_DATABASE_URL })
+    await client.connect()
+    await client.query(`drop schema if exists ${config.DATABASE_SCHEMA} cascade`)
+    await client.query(`drop schema if exists ${config.QUEUE_SCHEMA} cascade`)
+    await client.end()
+  }
+  let url: string
+  try {
+    ;({ url } = await registry.start())
+  } catch (error) {
+    // Subscriptions left on HAPI would keep sending to a closed port, and HAPI's retries of those
+    // deliveries slow the activation of every later file's Subscriptions.
+    await deleteSubscriptions(registry.fhir, config.SUBSCRIPTION_ID_PREFIX)
+    await registry.stop()
+    await dropSchemas()
+    throw error
+  }
   const hospital = new FhirClient({
     baseUrl: fhirBaseUrl,
     timeoutMs: 30_000,
@@ -77,11 +94,7 @@ export async function startTestRegistry(
     async stop() {
       await deleteSubscriptions(registry.fhir, config.SUBSCRIPTION_ID_PREFIX)
       await registry.stop()
-      const client = new pg.Client({ connectionString: TEST_DATABASE_URL })
-      await client.connect()
-      await client.query(`drop schema if exists ${config.DATABASE_SCHEMA} cascade`)
-      await client.query(`drop schema if exists ${config.QUEUE_SCHEMA} cascade`)
-      await client.end()
+      await dropSchemas()
     },
   }
 }
