@@ -47,6 +47,8 @@ export interface MergeRules {
  * `registryIdentifier` is the one the registry issues, split out of the same FHIR element.
  */
 export const DEFAULT_MERGE_RULES: MergeRules = Object.freeze({
+  // TODO: registry-only patient fields (research consent, enrolment site) are not modelled yet;
+  // once they are, they belong here with the `registry` rule.
   patient: Object.freeze({
     // Names are corrected on either side (spelling, a new family name); the later fix is kept.
     names: 'lww',
