@@ -73,6 +73,35 @@ describe('parked conditions', () => {
     expect(processed.parked_reason).toBeNull()
   })
 
+  it('merges a new delivery of a parked condition at once', async () => {
+    const condition = await registry.hospital.update(
+      conditionNamingMrn('fixed', 'MRN-407', MULTIPLE_SCLEROSIS),
+    )
+    const parked = await waitFor('the notification to be parked', async () => {
+      const rows = await notificationsOf(condition.id ?? '')
+      return rows.find((row) => row.parked_reason !== null)
+    })
+    const patient = await registry.hospital.update<Patient>({
+      resourceType: 'Patient',
+      id: `park-${RUN}-fixed`,
+      identifier: [{ system: MRN_SYSTEM, value: 'MRN-407' }],
+    })
+
+    // The hospital edits the Condition: that delivery must not wait for the delayed retry.
+    await registry.hospital.update<Condition>({ ...condition, onsetDateTime: '2020-03' })
+    const rows = await waitFor('every notification to be processed', async () => {
+      const all = await notificationsOf(condition.id ?? '')
+      return all.length >= 2 && all.every((row) => row.processed_at !== null) ? all : undefined
+    })
+
+    const nextAttemptAt = parked.next_attempt_at ?? new Date(0)
+    expect(rows.every((row) => (row.processed_at ?? nextAttemptAt) < nextAttemptAt)).toBe(true)
+    expect(rows.at(-1)?.outcome).toBe('enrolled')
+    const response = await registry.api('GET', `/patients?fhirId=${patient.id ?? ''}`)
+    const page = (await response.json()) as { items: { source: string }[] }
+    expect(page.items.map((item) => item.source)).toEqual(['external'])
+  })
+
   it('enrols the patient once the subject appears', async () => {
     const condition = await registry.hospital.update(
       conditionNamingMrn('late', 'MRN-406', MULTIPLE_SCLEROSIS),

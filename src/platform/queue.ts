@@ -47,6 +47,15 @@ export interface JobQueue {
     options: SendOptions,
     executor?: Executor,
   ): Promise<string | null>
+  /**
+   * Starts now a job of the key that waits with a delay, so new work is not held behind it.
+   * Returns true when it moved one.
+   */
+  startDelayedNow<Q extends QueueName>(
+    queue: Q,
+    data: JobDataByQueue[Q],
+    singletonKey: string,
+  ): Promise<boolean>
 }
 
 export interface QueueSettings {
@@ -128,6 +137,24 @@ export class PgBossQueue implements JobQueue {
       ...(options.startAfterSeconds === undefined ? {} : { startAfter: options.startAfterSeconds }),
       ...(executor ? { db: fromKysely(executor) } : {}),
     })
+  }
+
+  async startDelayedNow<Q extends QueueName>(
+    queue: Q,
+    data: JobDataByQueue[Q],
+    singletonKey: string,
+  ): Promise<boolean> {
+    // The stately policy keeps one waiting job per key, and a delayed retry counts as waiting, so
+    // a send for new work is dropped until the retry starts. Cancelling the retry frees the slot.
+    const waiting = await this.boss.findJobs(queue, { key: singletonKey, queued: true })
+    const delayed = waiting.filter((job) => job.startAfter.getTime() > Date.now())
+    if (delayed.length === 0) return false
+    await this.boss.cancel(
+      queue,
+      delayed.map((job) => job.id),
+    )
+    await this.send(queue, data, { singletonKey })
+    return true
   }
 
   /** Runs `handler` for every job of `queue`, `concurrency` jobs at a time. */
@@ -232,9 +259,9 @@ export async function sendDelayedMergeJob(
   delaySeconds: number,
   executor?: Executor,
 ): Promise<string | null> {
-  // NOTE: the stately policy keeps one waiting job per key, and a delayed job counts as waiting.
-  // While it waits, the receiver's send for a new delivery of the resource is dropped, so that
-  // delivery is merged only when the delayed job starts.
+  // The stately policy keeps one waiting job per key, and a delayed job counts as waiting: the
+  // receiver's send for a new delivery would be dropped, so the receiver starts it at once
+  // (`startDelayedNow`).
   return queue.send(
     QUEUES.fhirMerge,
     data,

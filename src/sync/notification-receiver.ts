@@ -5,7 +5,13 @@ import type { Kysely } from 'kysely'
 import type { Database } from '../platform/db.ts'
 import { UnauthorizedError, ValidationError } from '../platform/errors.ts'
 import type { AppEnv } from '../platform/http.ts'
-import { QUEUES, transactionWithJobs, type JobQueue, type MergeJobData } from '../platform/queue.ts'
+import {
+  QUEUES,
+  mergeSingletonKey,
+  transactionWithJobs,
+  type JobQueue,
+  type MergeJobData,
+} from '../platform/queue.ts'
 import { ERROR_RESPONSES } from '../platform/schemas.ts'
 import type { NotificationRepository } from './notification.repository.ts'
 
@@ -55,6 +61,10 @@ export class NotificationReceiver {
     if (!SYNCED_TYPES.has(delivery.resourceType)) return false
     const { db, notifications, queue } = this.#deps
     const versionId = Number(delivery.resource?.meta?.versionId)
+    const data: MergeJobData = {
+      resourceType: delivery.resourceType as MergeJobData['resourceType'],
+      resourceId: delivery.resourceId,
+    }
     await transactionWithJobs(db, queue, async (trx, jobs) => {
       await notifications.insert(trx, {
         method: delivery.method,
@@ -63,14 +73,13 @@ export class NotificationReceiver {
         versionId: Number.isInteger(versionId) ? versionId : null,
         payload: delivery.resource,
       })
-      const data: MergeJobData = {
-        resourceType: delivery.resourceType as MergeJobData['resourceType'],
-        resourceId: delivery.resourceId,
-      }
-      await jobs.send(QUEUES.fhirMerge, data, {
-        singletonKey: `${data.resourceType}/${data.resourceId}`,
-      })
+      await jobs.send(QUEUES.fhirMerge, data, { singletonKey: mergeSingletonKey(data) })
     })
+    // A parked Condition waits for a delayed retry, and a new delivery, perhaps the fix, should
+    // not wait with it.
+    if (data.resourceType === 'Condition') {
+      await queue.startDelayedNow(QUEUES.fhirMerge, data, mergeSingletonKey(data))
+    }
     return true
   }
 
