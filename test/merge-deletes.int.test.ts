@@ -113,6 +113,38 @@ describe('registry delete', () => {
     expect(fhir?.onsetDateTime).toBe('2014-06')
   })
 
+  it('keeps a patient whose condition the hospital edited', async () => {
+    const patient = await createSynced(t, 'patient', patientInput())
+    const condition = await createSynced(t, 'condition', conditionInput(patient.id))
+    const conditionFhirId = fhirIdOf(condition)
+
+    await hospitalEdit(t, 'condition', conditionFhirId, (resource) => {
+      resource.onsetDateTime = '2016-02'
+    })
+    const response = await t.api('DELETE', `/patients/${patient.id}`, undefined, {
+      'If-Match': `"${patient.version}"`,
+    })
+    expect(response.status).toBe(204)
+    await waitForSettled(t, 'patient', patient.id)
+    const conflicts = await conflictsOf(t, 'condition', condition.id)
+    const fhirCondition = await t.hospital.read<FhirCondition>('Condition', conditionFhirId)
+
+    expect(conflicts.map((conflict) => conflict.field_path)).toEqual(['(deleted)'])
+    expect(fhirCondition?.onsetDateTime).toBe('2016-02')
+    expect(await t.hospital.read('Patient', fhirIdOf(patient))).not.toBeNull()
+
+    // The steward keeps the registry's delete: the condition goes, then the patient.
+    const resolved = await t.api('POST', `/conflicts/${conflicts[0]?.id ?? ''}/resolve`, {
+      choice: 'registry',
+    })
+    expect(resolved.status).toBe(200)
+    await waitForSettled(t, 'condition', condition.id)
+    await waitForSettled(t, 'patient', patient.id)
+
+    expect(await t.hospital.read('Condition', conditionFhirId)).toBeNull()
+    expect(await t.hospital.read('Patient', fhirIdOf(patient))).toBeNull()
+  })
+
   it('proceeds after an unmapped FHIR edit', async () => {
     const synced = await createSyncedCondition()
     const fhirId = fhirIdOf(synced)

@@ -136,6 +136,13 @@ export class OutboundPush {
         await fhir.delete('Condition', row.fhir_id, { requestId })
       }
       await setSyncState(this.#deps.db, 'conditions', row.id, 'synced')
+      // A patient delete that waited for this condition's deletion conflict can go ahead now.
+      const patient = await patients.findById(this.#deps.db, row.patient_id, {
+        includeDeleted: true,
+      })
+      if (patient?.deleted_at && patient.sync_state !== 'synced') {
+        await this.#pushPatient(patient.id, requestId)
+      }
       return 'deleted'
     }
 
@@ -214,7 +221,11 @@ export class OutboundPush {
   ): Promise<PushOutcome> {
     const { conditions, fhir } = this.#deps
     if (existsInFhir && row.fhir_version_id !== null && row.fhir_id !== null) {
-      const deletedConditions = await conditions.listDeletedInFhirByPatient(this.#deps.db, row.id)
+      const deletedConditions = await this.#conditionsToDelete(
+        await conditions.listDeletedInFhirByPatient(this.#deps.db, row.id),
+        requestId,
+      )
+      if (deletedConditions === 'held') return 'held'
       const bundle: Bundle = {
         resourceType: 'Bundle',
         type: 'transaction',
@@ -231,6 +242,32 @@ export class OutboundPush {
     }
     await setSyncState(this.#deps.db, 'patients', row.id, 'synced')
     return 'deleted'
+  }
+
+  /**
+   * Checks the patient's deleted conditions against FHIR before the delete Bundle removes them.
+   * A condition FHIR changed since the registry last saw it is merged first: an edit of mapped
+   * fields opens a deletion conflict, and the whole delete waits for the steward ('held'), so a
+   * hospital's edit is never deleted unseen. Conditions already gone from FHIR are left out.
+   */
+  async #conditionsToDelete(
+    deleted: readonly ConditionRow[],
+    requestId: string,
+  ): Promise<ConditionRow[] | 'held'> {
+    const { fhir, merge } = this.#deps
+    const toDelete: ConditionRow[] = []
+    let held = false
+    for (const condition of deleted) {
+      if (condition.fhir_id === null) continue
+      const current = await fhir.read<FhirCondition>('Condition', condition.fhir_id)
+      if (!current) continue
+      if (versionIdOf(current) > (condition.fhir_version_id ?? 0)) {
+        await merge.applyCondition(current, requestId)
+      }
+      if (await this.#deleteHeldBack('condition', condition.id)) held = true
+      toDelete.push(condition)
+    }
+    return held ? 'held' : toDelete
   }
 
   /** Open conflicts of the row's fields; a deletion conflict is handled before this is asked. */
