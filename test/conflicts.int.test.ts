@@ -16,7 +16,8 @@ interface Problem {
   errors?: { path: string; message: string }[]
   registryValue?: unknown
   fhirValue?: unknown
-  status?: string
+  status: number
+  conflictStatus?: string
 }
 
 interface Page {
@@ -388,7 +389,8 @@ describe('conflict resolution', () => {
     const problem = await json<Problem>(await resolve(conflict.id, { choice: 'fhir' }), 409)
 
     expect(problem.code).toBe('CONFLICT_NOT_OPEN')
-    expect(problem.status).toBe('resolved')
+    expect(problem.status).toBe(409)
+    expect(problem.conflictStatus).toBe('resolved')
   })
 
   it('answers 409 with the fresh values when the entity moved on', async () => {

@@ -111,7 +111,7 @@ function notOpenError(conflict: ConflictRow): ConflictError {
   return new ConflictError(
     'CONFLICT_NOT_OPEN',
     `Conflict ${conflict.id} is ${conflict.status}, so it can no longer be resolved or dismissed`,
-    { status: conflict.status },
+    { conflictStatus: conflict.status },
   )
 }
 

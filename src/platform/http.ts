@@ -126,7 +126,9 @@ export function problemResponse(
   detail: string,
   extra: Record<string, unknown> = {},
 ): Response {
+  // Extension members come first, so none can replace a standard member such as `status`.
   const body = {
+    ...extra,
     type: PROBLEM_TYPE_BASE + code.toLowerCase().replaceAll('_', '-'),
     title: titleOf(status),
     status,
@@ -134,7 +136,6 @@ export function problemResponse(
     instance: c.req.path,
     code,
     requestId: c.get('requestId'),
-    ...extra,
   }
   return c.body(JSON.stringify(body), status as ContentfulStatusCode, {
     'Content-Type': 'application/problem+json',
