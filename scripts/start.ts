@@ -6,12 +6,25 @@
  * Set START_HAPI=false to use the HAPI server at FHIR_BASE_URL instead.
  */
 import { createRegistry } from '../src/app.ts'
+import { NeurologyValueSet } from '../src/fhir/neurology-value-set.ts'
+import { mergeRulesFrom } from '../src/merge/merge-rules.ts'
 import { ConfigError, loadConfig } from '../src/platform/config.ts'
 import { createLogger, errorFields } from '../src/platform/logger.ts'
 import { ensureHapiBuilt, ensureHapiDatabase, startHapi } from './hapi.ts'
 
 const logger = createLogger(process.env.LOG_LEVEL ?? 'info', { service: 'brain-registry' })
 const startHapiServer = process.env.START_HAPI !== 'false'
+
+// The settings are checked before HAPI starts, so a typo stops at once and leaves nothing running.
+try {
+  const settings = loadConfig(process.env)
+  mergeRulesFrom(settings.MERGE_RULES)
+  NeurologyValueSet.fromFile(settings.NEUROLOGY_VALUE_SET_FILE)
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error
+  process.stderr.write(`${error.message}\n`)
+  process.exit(2)
+}
 
 const hapi = startHapiServer
   ? await (async () => {
@@ -34,13 +47,22 @@ try {
   process.exit(2)
 }
 
-const registry = await createRegistry(config, { logger })
+let registry
+try {
+  registry = await createRegistry(config, { logger })
+} catch (error) {
+  if (error instanceof ConfigError) process.stderr.write(`${error.message}\n`)
+  else logger.error('Start failed', errorFields(error))
+  await hapi?.stop()
+  process.exit(error instanceof ConfigError ? 2 : 1)
+}
+const running = registry
 let stopping = false
 async function stopAll(signal: string): Promise<void> {
   if (stopping) return
   stopping = true
   logger.info('Stopping', { signal })
-  await registry.stop()
+  await running.stop()
   await hapi?.stop()
   process.exit(0)
 }
@@ -48,7 +70,7 @@ process.on('SIGINT', () => void stopAll('SIGINT'))
 process.on('SIGTERM', () => void stopAll('SIGTERM'))
 
 try {
-  await registry.start()
+  await running.start()
 } catch (error) {
   logger.error('Start failed', errorFields(error))
   await stopAll('start failure')
