@@ -1,3 +1,4 @@
+import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AuditRepository, type AuditRow } from '../src/audit/audit.repository.ts'
 import type { Condition, ConditionFields } from '../src/conditions/condition.schemas.ts'
@@ -443,6 +444,16 @@ describe('audit_log', () => {
     await expect(
       t.registry.db.deleteFrom('audit_log').where('id', '=', stored.id).execute(),
     ).rejects.toMatchObject({ code: RAISE_EXCEPTION })
+    expect(await userRows('patient', patient.id)).toEqual([stored])
+  })
+
+  it('rejects TRUNCATE', async () => {
+    const { patient, requestId } = await createPatient({ names: [{ family: 'Achterberg' }] })
+    const stored = await onlyRowOfRequest(requestId)
+
+    await expect(sql`truncate audit_log`.execute(t.registry.db)).rejects.toMatchObject({
+      code: RAISE_EXCEPTION,
+    })
     expect(await userRows('patient', patient.id)).toEqual([stored])
   })
 })
