@@ -147,7 +147,16 @@ export async function createRegistry(
     sourceUri: config.FHIR_SOURCE_URI,
     clockSkewMs: config.CLOCK_SKEW_MS,
   })
-  const push = new OutboundPush({ db, patients, conditions, conflicts, fhir, merge, logger })
+  const push = new OutboundPush({
+    db,
+    patients,
+    conditions,
+    conflicts,
+    fhir,
+    merge,
+    clock,
+    logger,
+  })
   const workers = new SyncWorkers({
     db,
     queue,

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Condition } from '../src/conditions/condition.schemas.ts'
 import { startTestRegistry, type TestRegistry } from './harness.ts'
 import {
+  clash,
   conditionInput,
   conflictsOf,
   createSynced,
@@ -143,6 +144,31 @@ describe('registry delete', () => {
 
     expect(await t.hospital.read('Condition', conditionFhirId)).toBeNull()
     expect(await t.hospital.read('Patient', fhirIdOf(patient))).toBeNull()
+  })
+
+  it('dismisses the open field conflicts of a deleted patient', async () => {
+    const synced = await createSynced(t, 'patient', patientInput({ birthDate: '1975-04-04' }))
+    const patched = await clash(
+      t,
+      'patient',
+      synced,
+      (resource) => {
+        resource.birthDate = '1975-04-05'
+      },
+      { birthDate: '1975-05-04' },
+    )
+    await waitForSettled(t, 'patient', synced.id)
+    expect((await conflictsOf(t, 'patient', synced.id)).map((c) => c.status)).toEqual(['open'])
+
+    const current = await getEntity(t, 'patient', synced.id)
+    const response = await t.api('DELETE', `/patients/${patched.id}`, undefined, {
+      'If-Match': `"${current.version}"`,
+    })
+    expect(response.status).toBe(204)
+    await waitForSettled(t, 'patient', synced.id)
+
+    expect((await conflictsOf(t, 'patient', synced.id)).map((c) => c.status)).toEqual(['dismissed'])
+    expect(await t.hospital.read('Patient', fhirIdOf(synced))).toBeNull()
   })
 
   it('proceeds after an unmapped FHIR edit', async () => {

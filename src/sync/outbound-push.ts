@@ -16,6 +16,7 @@ import {
   type PatientRepository,
   type PatientRow,
 } from '../patients/patient.repository.ts'
+import type { Clock } from '../platform/clock.ts'
 import type { Database } from '../platform/db.ts'
 import type { Logger } from '../platform/logger.ts'
 import type { PushJobData } from '../platform/queue.ts'
@@ -41,6 +42,7 @@ export interface OutboundPushDeps {
   conflicts: ConflictRepository
   fhir: FhirClient
   merge: InboundMerge
+  clock: Clock
   logger: Logger
 }
 
@@ -136,6 +138,7 @@ export class OutboundPush {
         await fhir.delete('Condition', row.fhir_id, { requestId })
       }
       await setSyncState(this.#deps.db, 'conditions', row.id, 'synced')
+      await this.#dismissFieldConflicts('condition', row.id)
       // A patient delete that waited for this condition's deletion conflict can go ahead now.
       const patient = await patients.findById(this.#deps.db, row.patient_id, {
         includeDeleted: true,
@@ -237,10 +240,13 @@ export class OutboundPush {
         ],
       }
       await fhir.transaction(bundle, { requestId })
-      for (const condition of deletedConditions)
+      for (const condition of deletedConditions) {
         await setSyncState(this.#deps.db, 'conditions', condition.id, 'synced')
+        await this.#dismissFieldConflicts('condition', condition.id)
+      }
     }
     await setSyncState(this.#deps.db, 'patients', row.id, 'synced')
+    await this.#dismissFieldConflicts('patient', row.id)
     return 'deleted'
   }
 
@@ -268,6 +274,28 @@ export class OutboundPush {
       toDelete.push(condition)
     }
     return held ? 'held' : toDelete
+  }
+
+  /**
+   * Dismisses the open field conflicts of an entity whose delete reached FHIR: neither side's
+   * value exists any more, so no steward needs to decide them.
+   */
+  async #dismissFieldConflicts(entityType: 'patient' | 'condition', id: string): Promise<void> {
+    const now = this.#deps.clock.now()
+    for (const conflict of await this.#conflicts(entityType, id)) {
+      await this.#deps.conflicts.close(
+        this.#deps.db,
+        conflict.id,
+        {
+          status: 'dismissed',
+          resolution: null,
+          resolvedBy: 'fhir-push',
+          resolvedValue: null,
+          reason: 'The registry deleted the entity, and the delete reached FHIR',
+        },
+        now,
+      )
+    }
   }
 
   /** Open conflicts of the row's fields; a deletion conflict is handled before this is asked. */
