@@ -78,6 +78,7 @@ export async function createRegistry(
   // nothing left running.
   const mergeRules = mergeRulesFrom(config.MERGE_RULES)
   const valueSet = NeurologyValueSet.fromFile(config.NEUROLOGY_VALUE_SET_FILE)
+  logger.info('Merge rules in effect', { ...mergeRules })
 
   if (await ensureDatabaseExists(config.DATABASE_URL)) logger.info('Database created')
   const pool = createPool(config.DATABASE_URL, config.DATABASE_SCHEMA, config.DATABASE_POOL_SIZE)
