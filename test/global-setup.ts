@@ -2,6 +2,7 @@ import type { TestProject } from 'vitest/node'
 import type { Subscription } from '@medplum/fhirtypes'
 import { ensureHapiBuilt, ensureHapiDatabase, startHapi } from '../scripts/hapi.ts'
 import { FhirClient } from '../src/fhir/fhir-client.ts'
+import { deleteSubscription } from '../src/fhir/subscriptions.ts'
 
 const DEFAULT_TEST_HAPI_PORT = 8081
 const DEFAULT_TEST_HAPI_DB_NAME = 'brain_registry_hapi_test'
@@ -52,6 +53,6 @@ async function deleteTestSubscriptions(baseUrl: string): Promise<number> {
     _count: '200',
   })
   const leftovers = subscriptions.filter((subscription) => subscription.id?.startsWith('test-'))
-  for (const subscription of leftovers) await fhir.delete('Subscription', subscription.id ?? '')
+  for (const subscription of leftovers) await deleteSubscription(fhir, subscription.id ?? '')
   return leftovers.length
 }

@@ -1,8 +1,9 @@
+import type { Subscription } from '@medplum/fhirtypes'
 import pg from 'pg'
 import { inject } from 'vitest'
 import { createRegistry, type Registry } from '../src/app.ts'
 import { FhirClient } from '../src/fhir/fhir-client.ts'
-import { deleteSubscriptions } from '../src/fhir/subscriptions.ts'
+import { deleteSubscription, deleteSubscriptions } from '../src/fhir/subscriptions.ts'
 import { loadConfig } from '../src/platform/config.ts'
 import { createLogger } from '../src/platform/logger.ts'
 
@@ -25,6 +26,26 @@ export interface TestRegistry {
   stop(): Promise<void>
 }
 
+/** Subscription id prefixes of the registries this test file started. */
+const startedPrefixes = new Set<string>()
+
+/**
+ * Deletes test Subscriptions that no registry of this file owns. Files run one at a time, so any
+ * other `test-` Subscription belongs to a file that ended without removing it. Left in place, it
+ * points at a closed port, and HAPI's retries of its deliveries slow the activation of new
+ * Subscriptions until files time out.
+ */
+async function deleteLeftoverSubscriptions(fhir: FhirClient): Promise<void> {
+  const subscriptions = await fhir.searchAll<Subscription>('Subscription', {
+    _elements: 'id',
+    _count: '200',
+  })
+  for (const { id = '' } of subscriptions) {
+    const prefix = id.replace(/-(patient|condition)$/, '')
+    if (id.startsWith('test-') && !startedPrefixes.has(prefix)) await deleteSubscription(fhir, id)
+  }
+}
+
 /**
  * Starts a registry on its own Postgres schemas, its own Subscriptions and its own registry
  * identifier system, so each test file works only on its own data. `configOverrides` sets further
@@ -36,6 +57,12 @@ export async function startTestRegistry(
 ): Promise<TestRegistry> {
   const suffix = `${name}_${Date.now().toString(36)}`.toLowerCase().replace(/[^a-z0-9_]/g, '_')
   const fhirBaseUrl = inject('fhirBaseUrl')
+  const hospital = new FhirClient({
+    baseUrl: fhirBaseUrl,
+    timeoutMs: 30_000,
+    sourceUri: 'https://hospital.example.org/ehr',
+  })
+  await deleteLeftoverSubscriptions(hospital)
   const config = loadConfig(
     {},
     {
@@ -53,6 +80,7 @@ export async function startTestRegistry(
       ...configOverrides,
     },
   )
+  startedPrefixes.add(config.SUBSCRIPTION_ID_PREFIX)
   const registry = await createRegistry(config, {
     logger: createLogger(config.LOG_LEVEL, { test: name }),
   })
@@ -74,11 +102,6 @@ export async function startTestRegistry(
     await dropSchemas()
     throw error
   }
-  const hospital = new FhirClient({
-    baseUrl: fhirBaseUrl,
-    timeoutMs: 30_000,
-    sourceUri: 'https://hospital.example.org/ehr',
-  })
 
   return {
     registry,
@@ -92,9 +115,12 @@ export async function startTestRegistry(
         body: body === undefined ? undefined : JSON.stringify(body),
       }),
     async stop() {
-      await deleteSubscriptions(registry.fhir, config.SUBSCRIPTION_ID_PREFIX)
-      await registry.stop()
-      await dropSchemas()
+      try {
+        await deleteSubscriptions(registry.fhir, config.SUBSCRIPTION_ID_PREFIX)
+      } finally {
+        await registry.stop()
+        await dropSchemas()
+      }
     },
   }
 }

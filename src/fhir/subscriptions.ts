@@ -1,7 +1,7 @@
 import type { Subscription } from '@medplum/fhirtypes'
 import type { Logger } from '../platform/logger.ts'
 import { FHIR_JSON, SEND_DELETE_MESSAGES_EXTENSION } from './constants.ts'
-import type { FhirClient } from './fhir-client.ts'
+import { FhirRequestError, type FhirClient } from './fhir-client.ts'
 
 export interface SubscriptionSettings {
   /** Prefix of the Subscription ids, so several registries can share one HAPI. */
@@ -94,8 +94,29 @@ async function waitUntilActive(fhir: FhirClient, id: string, timeoutMs: number):
   }
 }
 
+/** Attempts at deleting one Subscription while HAPI reports a concurrent change of it. */
+const DELETE_ATTEMPTS = 5
+
 /** Deletes the registry's Subscriptions; tests call it so HAPI stops calling a closed port. */
 export async function deleteSubscriptions(fhir: FhirClient, idPrefix: string): Promise<void> {
-  for (const type of SYNCED_TYPES)
-    await fhir.delete('Subscription', `${idPrefix}-${type.toLowerCase()}`)
+  for (const type of SYNCED_TYPES) {
+    await deleteSubscription(fhir, `${idPrefix}-${type.toLowerCase()}`)
+  }
+}
+
+/**
+ * Deletes one Subscription. HAPI 8.8 answers 409 when its own subscription processing changes
+ * the resource at the same moment, so the delete is tried again after a short pause.
+ */
+export async function deleteSubscription(fhir: FhirClient, id: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await fhir.delete('Subscription', id)
+      return
+    } catch (error) {
+      if (!(error instanceof FhirRequestError && error.isVersionConflict)) throw error
+      if (attempt >= DELETE_ATTEMPTS) throw error
+      await new Promise((resolve) => setTimeout(resolve, 300 * attempt))
+    }
+  }
 }
