@@ -7,8 +7,21 @@ import {
 } from '../platform/fhir-datatypes.ts'
 import { fhirDateSchema, fhirDateTimeSchema, syncStatusSchema } from '../platform/schemas.ts'
 
+/** True when a FHIR date or dateTime lies after today, compared at the value's own precision. */
+function isInFuture(value: string): boolean {
+  const date = value.slice(0, 10)
+  return date > new Date().toISOString().slice(0, date.length)
+}
+
 export const deceasedSchema = z
-  .union([z.object({ boolean: z.boolean() }), z.object({ dateTime: fhirDateTimeSchema })])
+  .union([
+    z.object({ boolean: z.boolean() }),
+    z.object({
+      dateTime: fhirDateTimeSchema.refine((value) => !isInFuture(value), {
+        error: 'A date of death cannot be in the future',
+      }),
+    }),
+  ])
   .nullable()
   .openapi({ description: 'FHIR deceased[x]: either a flag or the date and time of death' })
 
@@ -16,9 +29,7 @@ export const deceasedSchema = z
 export const patientFieldSchemas = {
   names: z.array(humanNameSchema),
   birthDate: fhirDateSchema
-    .refine((value) => value <= new Date().toISOString().slice(0, value.length), {
-      error: 'A birth date cannot be in the future',
-    })
+    .refine((value) => !isInFuture(value), { error: 'A birth date cannot be in the future' })
     .nullable(),
   gender: z.enum(['male', 'female', 'other', 'unknown']).nullable(),
   identifiers: z.array(identifierSchema),

@@ -16,7 +16,8 @@ export function isValidFhirDate(value: string): boolean {
 /** A FHIR `date`: year, year-month or full date, kept at the precision it was given. */
 export const fhirDateSchema = z
   .string()
-  .refine(isValidFhirDate, { error: 'Expected a date as YYYY, YYYY-MM or YYYY-MM-DD' })
+  // `abort` stops later checks, such as "not in the future", from judging a malformed value.
+  .refine(isValidFhirDate, { error: 'Expected a date as YYYY, YYYY-MM or YYYY-MM-DD', abort: true })
   .openapi({ example: '1980-05' })
 
 const FHIR_DATE_TIME =
@@ -29,6 +30,7 @@ export const fhirDateTimeSchema = z
     (value) => FHIR_DATE_TIME.test(value) && isValidFhirDate(value.slice(0, 10).replace(/-$/, '')),
     {
       error: 'Expected a FHIR dateTime such as 2019-04-02 or 2019-04-02T10:30:00+02:00',
+      abort: true,
     },
   )
   .openapi({ example: '2019-04-02T10:30:00Z' })
