@@ -1,8 +1,7 @@
 import type { TestProject } from 'vitest/node'
-import type { Subscription } from '@medplum/fhirtypes'
 import { ensureHapiBuilt, ensureHapiDatabase, startHapi } from '../scripts/hapi.ts'
 import { FhirClient } from '../src/fhir/fhir-client.ts'
-import { deleteSubscription } from '../src/fhir/subscriptions.ts'
+import { deleteSubscriptionsExcept } from '../src/fhir/subscriptions.ts'
 
 const DEFAULT_TEST_HAPI_PORT = 8081
 const DEFAULT_TEST_HAPI_DB_NAME = 'brain_registry_hapi_test'
@@ -32,27 +31,16 @@ export default async function setup(project: TestProject): Promise<() => Promise
   await ensureHapiBuilt(options)
   await ensureHapiDatabase(options)
   const hapi = await startHapi(options)
-  const removed = await deleteTestSubscriptions(hapi.baseUrl)
+  const fhir = new FhirClient({
+    baseUrl: hapi.baseUrl,
+    timeoutMs: 30_000,
+    sourceUri: 'urn:brain-registry:tests',
+  })
+  const removed = await deleteSubscriptionsExcept(fhir, 'test-', new Set())
   if (removed > 0) log(`Deleted ${removed} Subscriptions that earlier test runs left behind`)
   project.provide('fhirBaseUrl', hapi.baseUrl)
   return async () => {
-    await deleteTestSubscriptions(hapi.baseUrl)
+    await deleteSubscriptionsExcept(fhir, 'test-', new Set())
     await hapi.stop()
   }
-}
-
-/**
- * Deletes the Subscriptions of test registries (ids starting with `test-`) that a killed run
- * left on HAPI. They point at closed ports, and HAPI's retries of their deliveries slow the
- * activation of new Subscriptions until test files time out waiting for them.
- */
-async function deleteTestSubscriptions(baseUrl: string): Promise<number> {
-  const fhir = new FhirClient({ baseUrl, timeoutMs: 30_000, sourceUri: 'urn:brain-registry:tests' })
-  const subscriptions = await fhir.searchAll<Subscription>('Subscription', {
-    _elements: 'id',
-    _count: '200',
-  })
-  const leftovers = subscriptions.filter((subscription) => subscription.id?.startsWith('test-'))
-  for (const subscription of leftovers) await deleteSubscription(fhir, subscription.id ?? '')
-  return leftovers.length
 }

@@ -1,9 +1,8 @@
-import type { Subscription } from '@medplum/fhirtypes'
 import pg from 'pg'
 import { inject } from 'vitest'
 import { createRegistry, type Registry } from '../src/app.ts'
 import { FhirClient } from '../src/fhir/fhir-client.ts'
-import { deleteSubscription, deleteSubscriptions } from '../src/fhir/subscriptions.ts'
+import { deleteSubscriptions, deleteSubscriptionsExcept } from '../src/fhir/subscriptions.ts'
 import { loadConfig } from '../src/platform/config.ts'
 import { createLogger } from '../src/platform/logger.ts'
 
@@ -30,23 +29,6 @@ export interface TestRegistry {
 const startedPrefixes = new Set<string>()
 
 /**
- * Deletes test Subscriptions that no registry of this file owns. Files run one at a time, so any
- * other `test-` Subscription belongs to a file that ended without removing it. Left in place, it
- * points at a closed port, and HAPI's retries of its deliveries slow the activation of new
- * Subscriptions until files time out.
- */
-async function deleteLeftoverSubscriptions(fhir: FhirClient): Promise<void> {
-  const subscriptions = await fhir.searchAll<Subscription>('Subscription', {
-    _elements: 'id',
-    _count: '200',
-  })
-  for (const { id = '' } of subscriptions) {
-    const prefix = id.replace(/-(patient|condition)$/, '')
-    if (id.startsWith('test-') && !startedPrefixes.has(prefix)) await deleteSubscription(fhir, id)
-  }
-}
-
-/**
  * Starts a registry on its own Postgres schemas, its own Subscriptions and its own registry
  * identifier system, so each test file works only on its own data. `configOverrides` sets further
  * variables, such as MERGE_RULES or CLOCK_SKEW_MS.
@@ -62,7 +44,9 @@ export async function startTestRegistry(
     timeoutMs: 30_000,
     sourceUri: 'https://hospital.example.org/ehr',
   })
-  await deleteLeftoverSubscriptions(hospital)
+  // Files run one at a time, so a test Subscription that no registry of this file owns was left
+  // by an earlier file that failed to remove it.
+  await deleteSubscriptionsExcept(hospital, 'test-', startedPrefixes)
   const config = loadConfig(
     {},
     {

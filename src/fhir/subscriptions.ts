@@ -105,7 +105,7 @@ export async function deleteSubscriptions(fhir: FhirClient, idPrefix: string): P
 }
 
 /**
- * Deletes one Subscription. HAPI 8.8 answers 409 when its own subscription processing changes
+ * Deletes one Subscription. HAPI 8.8 returns 409 when its own subscription processing changes
  * the resource at the same moment, so the delete is tried again after a short pause.
  */
 export async function deleteSubscription(fhir: FhirClient, id: string): Promise<void> {
@@ -119,4 +119,28 @@ export async function deleteSubscription(fhir: FhirClient, id: string): Promise<
       await new Promise((resolve) => setTimeout(resolve, 300 * attempt))
     }
   }
+}
+
+/**
+ * Deletes the Subscriptions whose ids start with `idStart`, except those of the registries named
+ * in `keepPrefixes`, and returns how many it deleted. Tests use it to remove what a failed or
+ * killed run left on HAPI, because HAPI keeps retrying deliveries to the closed ports.
+ */
+export async function deleteSubscriptionsExcept(
+  fhir: FhirClient,
+  idStart: string,
+  keepPrefixes: ReadonlySet<string>,
+): Promise<number> {
+  const subscriptions = await fhir.searchAll<Subscription>('Subscription', {
+    _elements: 'id',
+    _count: '200',
+  })
+  let deleted = 0
+  for (const { id = '' } of subscriptions) {
+    const prefix = id.replace(/-(patient|condition)$/, '')
+    if (!id.startsWith(idStart) || keepPrefixes.has(prefix)) continue
+    await deleteSubscription(fhir, id)
+    deleted++
+  }
+  return deleted
 }
