@@ -9,8 +9,9 @@ import {
 export type AuditRow = Selectable<AuditLogTable>
 
 /**
- * What happened to the entity: `create`, `update`, `delete`, `restore`; `revert` when the merge
- * put back a registry-owned field that FHIR changed; `resolve` and `dismiss` for steward decisions.
+ * The kind of change to the entity: `create`, `update`, `delete` or `restore`. `revert` is the
+ * merge putting back a registry-owned field that FHIR changed, and `resolve` and `dismiss` are
+ * steward decisions.
  */
 export type AuditAction =
   'create' | 'update' | 'delete' | 'restore' | 'revert' | 'resolve' | 'dismiss'

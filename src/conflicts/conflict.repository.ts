@@ -27,7 +27,7 @@ export interface NewConflict {
   registryUpdatedAt: Date
   fhirUpdatedAt: Date | null
   status: 'open' | 'resolved'
-  /** How a rule settled it (`lww-registry`, `lww-fhir`, `fhir-rule`); null while open. */
+  /** The rule's outcome (`lww-registry`, `lww-fhir`, `fhir-rule`), or null while open. */
   resolution: string | null
 }
 
@@ -68,7 +68,7 @@ export interface ConflictDecision {
 export class ConflictRepository {
   /**
    * Records a clash. An open one replaces the open conflict of the same field or element, if
-   * any, with the newer values, so the queue holds one entry per undecided part.
+   * any, with the newer values, so the queue has one entry per undecided part.
    */
   async record(db: Executor, conflict: NewConflict, now: Date): Promise<ConflictRow> {
     const values = {

@@ -6,7 +6,7 @@ import type { MergeRule } from './merge-rules.ts'
  * - `value`: the whole field is one part.
  * - `list`: each element is a part, found by its natural key (an identifier by system and value,
  *   a name by use...), so an element added on one side and another added on the other both stay.
- * - `concept`: a CodeableConcept; each coding is a part keyed by its system, and the text with
+ * - `concept`: a CodeableConcept. Each coding is a part keyed by its system, and the text with
  *   the other elements is one more part keyed `text`.
  */
 export type FieldShape =
@@ -160,7 +160,7 @@ function decide(
 /**
  * The side that changed the field later, or null when the two changes lie within the clock-skew
  * window. The registry's clock and HAPI's can disagree by a little, so two changes that close
- * cannot be ordered honestly; guessing would silently drop one of them, so a steward decides.
+ * cannot be ordered honestly. A guess would silently drop one of them, so a steward decides.
  */
 function laterWriter(field: string, times: MergeTimes): 'registry' | 'fhir' | null {
   if (times.fhirChangedAt === null) return 'registry'
@@ -169,7 +169,7 @@ function laterWriter(field: string, times: MergeTimes): 'registry' | 'fhir' | nu
   return gapMs > 0 ? 'fhir' : 'registry'
 }
 
-/** The keyed elements of a list field, or the codings of a concept, with their natural keys. */
+/** Lists the elements of a list field, or the codings of a concept, with their natural keys. */
 function keyedElements(shape: FieldShape, value: unknown): [string, unknown][] {
   if (shape.kind === 'list') {
     const items: unknown[] = Array.isArray(value) ? value : []

@@ -1,7 +1,7 @@
 import { ConfigError } from '../platform/config.ts'
 
 /**
- * How the merge settles a field that both sides changed to different values since the sync base.
+ * The rule by which the merge settles a field that both sides changed to different values since the sync base.
  * - `lww`: the later change wins, compared by the registry's per-field change time and FHIR's
  *   `meta.lastUpdated`. Changes closer together than the clock-skew window fall back to `manual`.
  * - `registry`: the registry owns the field. A FHIR change is reverted by the next push, even when

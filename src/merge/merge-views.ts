@@ -38,7 +38,7 @@ export const CONDITION_FIELD_SHAPES: Readonly<Record<ConditionMergeField, FieldS
 }
 
 /**
- * The patient in the merge's terms: the identifier the registry issues is its own field
+ * Converts the patient to the merge's terms: the identifier the registry issues is its own field
  * (`registryIdentifier`), apart from the hospital's identifiers, because the two have different
  * owners.
  */

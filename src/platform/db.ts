@@ -108,7 +108,7 @@ export interface ConflictTable {
 
 export type ConflictStatus = 'open' | 'resolved' | 'dismissed'
 
-/** Who made a change recorded in the audit log. */
+/** The source of a change recorded in the audit log. */
 export type AuditSource = 'user' | 'fhir-merge' | 'steward' | 'drift'
 
 export interface AuditLogTable {

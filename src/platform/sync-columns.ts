@@ -105,7 +105,7 @@ export async function setSyncState(
     .execute()
 }
 
-/** Who changed a synced row and when; `changedFields` names the fields a registry-side write changed. */
+/** The actor and time of a change to a synced row, and the fields a registry-side write changed. */
 export interface FieldChange {
   updatedBy: string
   updatedAt: Date
@@ -116,7 +116,7 @@ export interface FieldChange {
   changedFields?: readonly string[]
 }
 
-/** The `field_changed_at` entries a change adds. */
+/** Builds the `field_changed_at` entries that a change adds. */
 export function changeTimes(change: FieldChange): Record<string, string> {
   const stamp = change.updatedAt.toISOString()
   return Object.fromEntries((change.changedFields ?? []).map((field) => [field, stamp]))

@@ -148,7 +148,7 @@ export class InboundMerge {
     const subject = resource.subject as Reference | undefined
     const subjectId = patientIdFromReference(subject?.reference)
     if (subjectId !== null) {
-      // The common case costs no FHIR read: a literal reference to a patient the registry knows.
+      // The common case needs no FHIR read: a literal reference to a patient the registry has.
       const patient = await this.#deps.patients.findByFhirId(this.#deps.db, subjectId)
       if (patient) return this.#addCondition(patient, resource, requestId)
       if (!neurological) return 'not-enrolled'
@@ -453,7 +453,7 @@ export class InboundMerge {
 
   /**
    * FHIR changed a resource whose row the registry deleted and has not deleted in FHIR yet. A
-   * change to mapped fields opens a delete-versus-edit conflict and the delete waits; a
+   * change to mapped fields opens a delete-versus-edit conflict and the delete waits. A
    * change of unmapped elements only moves the recorded version, so the pending delete proceeds.
    */
   async #editOfDeletedRow<Row extends SyncedRow, Fields extends Record<string, unknown>>(

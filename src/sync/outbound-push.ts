@@ -262,7 +262,7 @@ export class OutboundPush {
   ): Promise<ConditionRow[] | 'held'> {
     const { fhir, merge } = this.#deps
     const toDelete: ConditionRow[] = []
-    let held = false
+    let waitsForSteward = false
     for (const condition of deleted) {
       if (condition.fhir_id === null) continue
       const current = await fhir.read<FhirCondition>('Condition', condition.fhir_id)
@@ -270,10 +270,10 @@ export class OutboundPush {
       if (versionIdOf(current) > (condition.fhir_version_id ?? 0)) {
         await merge.applyCondition(current, requestId)
       }
-      if (await this.#deleteHeldBack('condition', condition.id)) held = true
+      if (await this.#deleteHeldBack('condition', condition.id)) waitsForSteward = true
       toDelete.push(condition)
     }
-    return held ? 'held' : toDelete
+    return waitsForSteward ? 'held' : toDelete
   }
 
   /**

@@ -42,7 +42,7 @@ function fhirRequestId(jobId: string): string {
   return jobId.replaceAll('-', '').slice(0, 16)
 }
 
-/** The earliest next try of the notifications if all of them are parked, else null. */
+/** Returns the earliest next try of the notifications if all of them are parked, else null. */
 function parkedRetryTime(pending: readonly NotificationRow[]): Date | null {
   let earliest: Date | null = null
   for (const notification of pending) {
@@ -162,7 +162,7 @@ export class SyncWorkers {
 
   /**
    * Keeps the notifications of a merge that cannot finish yet (a Condition whose subject is not
-   * resolvable) and merges them again after the next delay of the schedule; after the last one
+   * resolvable) and merges them again after the next delay of the schedule. After the last one
    * they are marked unresolved for an operator. The job itself succeeds, because pg-boss would
    * retry a failed one at once.
    */
