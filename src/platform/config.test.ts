@@ -40,6 +40,13 @@ describe('loadConfig', () => {
     ['PROCESS_ROLE', 'all'],
     ['REGISTER_SUBSCRIPTIONS', true],
     ['LOG_LEVEL', 'info'],
+    ['PUSH_RETRY_LIMIT', 8],
+    ['PUSH_BATCH_SIZE', 20],
+    ['DRIFT_CATCHUP_INTERVAL_SECONDS', 300],
+    ['POLLING_INTERVAL_SECONDS', 10],
+    ['DRIFT_OVERLAP_SECONDS', 60],
+    ['DRIFT_VERIFY_INTERVAL_SECONDS', 21_600],
+    ['DRIFT_PAGE_SIZE', 100],
   ] as const)('defaults %s to %s', (name, value) => {
     expect(loadConfig({})[name]).toBe(value)
   })
@@ -103,6 +110,14 @@ describe('loadConfig', () => {
     ['PROCESS_ROLE', 'scheduler'],
     ['REGISTER_SUBSCRIPTIONS', 'yes'],
     ['LOG_LEVEL', 'verbose'],
+    ['PUSH_RETRY_LIMIT', '0'],
+    ['PUSH_BATCH_SIZE', '501'],
+    ['DRIFT_PAGE_SIZE', '0'],
+    ['SYNC_DIRECTION', 'Patient=both'],
+    ['SYNC_DIRECTION', 'Observation=to-fhir'],
+    ['SYNC_DIRECTION', 'Patient'],
+    ['SYNC_DIRECTION', 'Patient=to-fhir,Patient=from-fhir'],
+    ['SYNC_TRIGGER', 'Condition=poll'],
   ])('rejects %s=%s', (name, value) => {
     const error = configError({ [name]: value })
 
@@ -152,5 +167,22 @@ describe('loadConfig', () => {
 
     expect(config.SUBSCRIPTION_SECRET).toBe(SECRET)
     expect(config.subscriptionSecretGenerated).toBe(false)
+  })
+
+  it('defaults every resource type to two-way sync driven by Subscriptions', () => {
+    expect(loadConfig({}).syncModes).toEqual({
+      Patient: { direction: 'two-way', trigger: 'subscription' },
+      Condition: { direction: 'two-way', trigger: 'subscription' },
+    })
+  })
+
+  it('reads sync modes per resource type', () => {
+    const config = loadConfig({
+      SYNC_DIRECTION: 'Condition=to-fhir, Patient=from-fhir',
+      SYNC_TRIGGER: 'Patient=polling',
+    })
+
+    expect(config.syncModes.Patient).toEqual({ direction: 'from-fhir', trigger: 'polling' })
+    expect(config.syncModes.Condition).toEqual({ direction: 'to-fhir', trigger: 'subscription' })
   })
 })

@@ -1,4 +1,10 @@
 import { z } from 'zod'
+import {
+  SYNC_DIRECTIONS,
+  SYNC_TRIGGERS,
+  parsePerTypeSetting,
+  type SyncModes,
+} from './sync-modes.ts'
 
 const booleanFromEnv = z
   .enum(['true', 'false', '1', '0'])
@@ -59,6 +65,34 @@ const configSchema = z.object({
    * against the working directory. The registry stops at start when the file cannot be loaded.
    */
   NEUROLOGY_VALUE_SET_FILE: z.string().optional(),
+  /**
+   * Direction of sync per resource type, as `Type=direction` separated by commas, such as
+   * `Condition=to-fhir`. Directions: two-way (the default), to-fhir, from-fhir.
+   */
+  SYNC_DIRECTION: z.string().optional(),
+  /**
+   * How FHIR changes are found per resource type, as `Type=trigger` separated by commas:
+   * subscription (the default: rest-hook Subscriptions, with the drift catch-up behind them) or
+   * polling (the drift catch-up alone, every POLLING_INTERVAL_SECONDS).
+   */
+  SYNC_TRIGGER: z.string().optional(),
+  /** Attempts of one push before its row is marked failed and its job goes to the dead letters. */
+  PUSH_RETRY_LIMIT: z.coerce.number().int().min(1).max(50).default(8),
+  /** Push jobs a worker takes at once and writes as one FHIR transaction Bundle; 1 turns it off. */
+  PUSH_BATCH_SIZE: z.coerce.number().int().min(1).max(500).default(20),
+  /** Seconds between drift catch-up runs, which read HAPI's history since the saved cursor. */
+  DRIFT_CATCHUP_INTERVAL_SECONDS: z.coerce.number().int().min(1).default(300),
+  /** Seconds between catch-up runs while a resource type is polling-only. */
+  POLLING_INTERVAL_SECONDS: z.coerce.number().int().min(1).default(10),
+  /**
+   * Seconds the catch-up reads back before its cursor, for HAPI writes that commit after later
+   * ones and for clock differences between HAPI's nodes.
+   */
+  DRIFT_OVERLAP_SECONDS: z.coerce.number().int().min(0).default(60),
+  /** Seconds between verification runs, which compare every synced entity with HAPI; 0 turns the schedule off. */
+  DRIFT_VERIFY_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(21_600),
+  /** Entities or history entries read from HAPI per page by drift runs and the backfill. */
+  DRIFT_PAGE_SIZE: z.coerce.number().int().min(1).max(1000).default(100),
   /** Parts this process runs: `api`, `worker`, or both (`all`). */
   PROCESS_ROLE: z.enum(['all', 'api', 'worker']).default('all'),
   /** Register the Subscriptions on HAPI at start. */
@@ -72,6 +106,8 @@ export type Config = Readonly<
     SUBSCRIPTION_SECRET: string
     /** True when no secret was configured and this process made one up. */
     subscriptionSecretGenerated: boolean
+    /** Direction and trigger per synced resource type, from SYNC_DIRECTION and SYNC_TRIGGER. */
+    syncModes: SyncModes
   }
 >
 
@@ -93,16 +129,33 @@ export function loadConfig(
   }
 
   const result = configSchema.safeParse(source)
-  if (!result.success) {
-    const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`)
+  const problems = result.success
+    ? []
+    : result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`)
+  const directions = parsePerTypeSetting(source.SYNC_DIRECTION, SYNC_DIRECTIONS, 'two-way')
+  const triggers = parsePerTypeSetting(source.SYNC_TRIGGER, SYNC_TRIGGERS, 'subscription')
+  problems.push(...directions.problems.map((problem) => `SYNC_DIRECTION: ${problem}`))
+  problems.push(...triggers.problems.map((problem) => `SYNC_TRIGGER: ${problem}`))
+  if (!result.success || problems.length > 0) {
     throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`)
   }
 
   const parsed = result.data
+  const syncModes = Object.freeze({
+    Patient: Object.freeze({
+      direction: directions.values.Patient,
+      trigger: triggers.values.Patient,
+    }),
+    Condition: Object.freeze({
+      direction: directions.values.Condition,
+      trigger: triggers.values.Condition,
+    }),
+  })
   const secret = parsed.SUBSCRIPTION_SECRET
   return Object.freeze({
     ...parsed,
     SUBSCRIPTION_SECRET: secret ?? crypto.randomUUID() + crypto.randomUUID(),
     subscriptionSecretGenerated: secret === undefined,
+    syncModes,
   })
 }

@@ -12,13 +12,28 @@ export const QUEUES = {
   /** Merges the recorded notifications of one FHIR resource into the registry. */
   fhirMerge: 'fhir-merge',
   fhirMergeDead: 'fhir-merge-dead',
+  /** Runs one drift catch-up or verification; the singleton key is the kind, so runs never overlap. */
+  syncDrift: 'sync-drift',
+  syncDriftDead: 'sync-drift-dead',
 } as const
+
+/** Dead-letter queues: jobs land there after their last retry and are never worked. */
+export const DEAD_LETTER_QUEUES = [
+  QUEUES.fhirPushDead,
+  QUEUES.fhirMergeDead,
+  QUEUES.syncDriftDead,
+] as const
 
 export type EntityType = 'patient' | 'condition'
 
 export interface PushJobData {
   entityType: EntityType
   entityId: string
+  /**
+   * Number of this try of the push, from 1. Missing on a push a registry write sent, which is the
+   * first try; a retry after a failure carries the next number.
+   */
+  attempt?: number
 }
 
 export interface MergeJobData {
@@ -26,9 +41,18 @@ export interface MergeJobData {
   resourceId: string
 }
 
+export type DriftKind = 'catch-up' | 'verification'
+
+export interface DriftJobData {
+  kind: DriftKind
+  /** Run row created when the run was requested through the admin API; absent for scheduled runs. */
+  runId?: string
+}
+
 export interface JobDataByQueue {
   [QUEUES.fhirPush]: PushJobData
   [QUEUES.fhirMerge]: MergeJobData
+  [QUEUES.syncDrift]: DriftJobData
 }
 
 export type QueueName = keyof JobDataByQueue
@@ -83,7 +107,23 @@ export const QUEUE_SETTINGS: Record<QueueName, QueueSettings> = {
     retryDelaySeconds: 2,
     deadLetter: QUEUES.fhirMergeDead,
   },
+  [QUEUES.syncDrift]: {
+    policy: 'stately',
+    retryLimit: 2,
+    retryDelaySeconds: 30,
+    deadLetter: QUEUES.syncDriftDead,
+  },
 }
+
+/**
+ * Workers renew a heartbeat on each active job this often (pg-boss renews at half of it). A
+ * job whose worker died, as by SIGKILL, is failed and retried once its heartbeat is this old and
+ * the next supervision pass runs.
+ */
+const HEARTBEAT_SECONDS = 10
+
+/** How often pg-boss looks for jobs whose heartbeat stopped; its default is 60 s. */
+const SUPERVISE_INTERVAL_SECONDS = 10
 
 /** pg-boss behind the small `JobQueue` interface, plus the worker side used by the sync wing. */
 export class PgBossQueue implements JobQueue {
@@ -96,6 +136,8 @@ export class PgBossQueue implements JobQueue {
       schema,
       max: 5,
       useListenNotify: true,
+      superviseIntervalSeconds: SUPERVISE_INTERVAL_SECONDS,
+      monitorIntervalSeconds: SUPERVISE_INTERVAL_SECONDS,
     })
     this.#logger = logger
     this.boss.on('error', (error) => {
@@ -106,19 +148,22 @@ export class PgBossQueue implements JobQueue {
   /** Starts pg-boss (creating or migrating its schema) and creates the queues. */
   async start(): Promise<void> {
     await this.boss.start()
-    for (const dead of [QUEUES.fhirPushDead, QUEUES.fhirMergeDead]) {
+    for (const dead of DEAD_LETTER_QUEUES) {
       await this.boss.createQueue(dead, { policy: 'standard' })
     }
     for (const [name, settings] of Object.entries(QUEUE_SETTINGS)) {
-      await this.boss.createQueue(name, {
-        policy: settings.policy,
+      const options = {
         retryLimit: settings.retryLimit,
         retryDelay: settings.retryDelaySeconds,
         retryBackoff: true,
         retryDelayMax: 300,
         deadLetter: settings.deadLetter,
+        heartbeatSeconds: HEARTBEAT_SECONDS,
         notify: true,
-      })
+      }
+      await this.boss.createQueue(name, { policy: settings.policy, ...options })
+      // createQueue leaves an existing queue as it was, so a changed setting is applied here.
+      await this.boss.updateQueue(name, options)
     }
   }
 
