@@ -168,6 +168,7 @@ export async function createRegistry(
     clock,
     logger,
     concurrency: 4,
+    pushRetryLimit: config.PUSH_RETRY_LIMIT,
   })
   const receiver = new NotificationReceiver({
     db,

@@ -14,6 +14,7 @@ import {
 import { decodeCursor, toPage } from '../platform/paging.ts'
 import {
   QUEUES,
+  pushSingletonKey,
   transactionWithJobs,
   type JobQueue,
   type TransactionJobs,
@@ -72,7 +73,7 @@ export async function enqueueConditionPush(
   await jobs.send(
     QUEUES.fhirPush,
     { entityType: 'condition', entityId: conditionId },
-    { singletonKey: `condition:${conditionId}` },
+    { singletonKey: pushSingletonKey({ entityType: 'condition', entityId: conditionId }) },
   )
 }
 

@@ -2,7 +2,7 @@ import type { Bundle, OperationOutcome, Patient } from '@medplum/fhirtypes'
 import { delay, http, HttpResponse } from 'msw'
 import { setupServer } from 'msw/node'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { FhirClient, FhirRequestError, versionIdOf } from './fhir-client.ts'
+import { FhirClient, FhirRequestError, parseRetryAfter, versionIdOf } from './fhir-client.ts'
 
 const BASE_URL = 'http://hapi.test/fhir'
 const SOURCE_URI = 'https://brain-registry.example.org/fhir/source/registry'
@@ -216,6 +216,24 @@ describe('FhirClient.read', () => {
     expect(error.issues).toEqual([])
   })
 
+  it('keeps the Retry-After of a 429', async () => {
+    capturePatientRequests(
+      () => new HttpResponse('slow down', { status: 429, headers: { 'Retry-After': '7' } }),
+    )
+
+    const error = await requestError(createClient().read<Patient>('Patient', 'p1'))
+
+    expect(error.retryAfterSeconds).toBe(7)
+  })
+
+  it('reports no Retry-After when the header is missing', async () => {
+    capturePatientRequests(() => new HttpResponse('unavailable', { status: 503 }))
+
+    const error = await requestError(createClient().read<Patient>('Patient', 'p1'))
+
+    expect(error.retryAfterSeconds).toBeNull()
+  })
+
   it('reports a network error as status 0', async () => {
     capturePatientRequests(() => HttpResponse.error())
 
@@ -384,5 +402,22 @@ describe('versionIdOf', () => {
     ['a word', { resourceType: 'Patient', meta: { versionId: 'abc' } }],
   ])('rejects a resource with %s', (_case, resource) => {
     expect(() => versionIdOf(resource)).toThrow(Error)
+  })
+})
+
+describe('parseRetryAfter', () => {
+  const NOW_MS = Date.parse('2026-03-01T12:00:00Z')
+
+  it.each([
+    ['120', 120],
+    [' 0 ', 0],
+    ['Sun, 01 Mar 2026 12:00:30 GMT', 30],
+    ['Sun, 01 Mar 2026 11:59:00 GMT', 0],
+  ])('reads %j as %i seconds', (header, seconds) => {
+    expect(parseRetryAfter(header, NOW_MS)).toBe(seconds)
+  })
+
+  it.each([[null], [''], ['soon'], ['-5'], ['1.5']])('reads %j as no delay', (header) => {
+    expect(parseRetryAfter(header, NOW_MS)).toBeNull()
   })
 })

@@ -13,13 +13,15 @@ export class FhirRequestError extends Error {
   readonly method: string
   readonly url: string
   readonly issues: readonly OperationOutcomeIssue[]
+  /** Seconds the server asked the client to wait (Retry-After on 429 and 503), else null. */
+  readonly retryAfterSeconds: number | null
 
   constructor(
     method: string,
     url: string,
     status: number,
     issues: readonly OperationOutcomeIssue[],
-    options: { cause?: unknown } = {},
+    options: { cause?: unknown; retryAfterSeconds?: number | null } = {},
   ) {
     const detail = issues.map((issue) => issue.diagnostics ?? issue.code).join('; ')
     super(
@@ -32,6 +34,7 @@ export class FhirRequestError extends Error {
     this.url = url
     this.status = status
     this.issues = issues
+    this.retryAfterSeconds = options.retryAfterSeconds ?? null
   }
 
   /** True for a version clash: HAPI returns 409 for a stale If-Match, other servers 412. */
@@ -189,10 +192,27 @@ export class FhirClient {
 
     const body = parseJson(text)
     if (!response.ok) {
-      throw new FhirRequestError(method, url, response.status, operationOutcomeIssues(body))
+      throw new FhirRequestError(method, url, response.status, operationOutcomeIssues(body), {
+        retryAfterSeconds: parseRetryAfter(response.headers.get('retry-after'), Date.now()),
+      })
     }
     return body as T
   }
+}
+
+/**
+ * Reads a Retry-After header, which holds either whole seconds or an HTTP date, as seconds from
+ * `nowMs`. Returns null when the header is missing or unreadable, and 0 for a date in the past.
+ */
+export function parseRetryAfter(header: string | null, nowMs: number): number | null {
+  if (header === null || header.trim() === '') return null
+  const value = header.trim()
+  if (/^\d+$/.test(value)) return Number(value)
+  // HTTP dates start with the day name; Date.parse would also take strings such as "-5" as years.
+  if (!/^[A-Za-z]{3}/.test(value)) return null
+  const dateMs = Date.parse(value)
+  if (Number.isNaN(dateMs)) return null
+  return Math.max(0, Math.ceil((dateMs - nowMs) / 1000))
 }
 
 function parseJson(text: string): unknown {

@@ -13,6 +13,7 @@ import {
 import { decodeCursor, toPage } from '../platform/paging.ts'
 import {
   QUEUES,
+  pushSingletonKey,
   transactionWithJobs,
   type JobQueue,
   type TransactionJobs,
@@ -67,7 +68,7 @@ export async function enqueuePatientPush(jobs: TransactionJobs, patientId: strin
   await jobs.send(
     QUEUES.fhirPush,
     { entityType: 'patient', entityId: patientId },
-    { singletonKey: `patient:${patientId}` },
+    { singletonKey: pushSingletonKey({ entityType: 'patient', entityId: patientId }) },
   )
 }
 

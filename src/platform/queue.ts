@@ -36,6 +36,17 @@ export interface PushJobData {
   attempt?: number
 }
 
+/** A push that failed for good, kept in the dead-letter queue for an operator to replay. */
+export interface DeadPushJobData extends PushJobData {
+  error: string
+  failedAt: string
+}
+
+/** Singleton key of the push jobs of one registry row. */
+export function pushSingletonKey(data: Pick<PushJobData, 'entityType' | 'entityId'>): string {
+  return `${data.entityType}:${data.entityId}`
+}
+
 export interface MergeJobData {
   resourceType: 'Patient' | 'Condition'
   resourceId: string
@@ -200,6 +211,28 @@ export class PgBossQueue implements JobQueue {
     )
     await this.send(queue, data, { singletonKey })
     return true
+  }
+
+  /**
+   * Puts a push that failed for good into the dead-letter queue, inside the caller's transaction
+   * when one is given, keyed by its row so a replay can remove it.
+   */
+  async sendDeadPush(data: DeadPushJobData, executor?: Executor): Promise<void> {
+    await this.boss.send(QUEUES.fhirPushDead, data, {
+      singletonKey: pushSingletonKey(data),
+      ...(executor ? { db: fromKysely(executor) } : {}),
+    })
+  }
+
+  /** Deletes the dead letters of one row, as after a replay; returns how many it deleted. */
+  async deleteDeadPushes(entity: Pick<PushJobData, 'entityType' | 'entityId'>): Promise<number> {
+    const jobs = await this.boss.findJobs(QUEUES.fhirPushDead, { key: pushSingletonKey(entity) })
+    if (jobs.length === 0) return 0
+    await this.boss.deleteJob(
+      QUEUES.fhirPushDead,
+      jobs.map((job) => job.id),
+    )
+    return jobs.length
   }
 
   /** Runs `handler` for every job of `queue`, `concurrency` jobs at a time. */

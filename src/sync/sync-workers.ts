@@ -6,9 +6,9 @@ import type { Clock } from '../platform/clock.ts'
 import type { Database } from '../platform/db.ts'
 import { errorFields, type Logger } from '../platform/logger.ts'
 import {
-  QUEUE_SETTINGS,
   QUEUES,
   parkedMergeRetryDelaySeconds,
+  pushSingletonKey,
   sendDelayedMergeJob,
   type MergeJobData,
   type PgBossQueue,
@@ -23,7 +23,8 @@ import {
   type ParkedOutcome,
 } from './inbound-merge.ts'
 import type { NotificationRepository, NotificationRow } from './notification.repository.ts'
-import { PushBlockedError, type OutboundPush } from './outbound-push.ts'
+import type { OutboundPush } from './outbound-push.ts'
+import { classifyPushFailure } from './push-failures.ts'
 
 export interface SyncWorkersDeps {
   db: Kysely<Database>
@@ -35,6 +36,8 @@ export interface SyncWorkersDeps {
   clock: Clock
   logger: Logger
   concurrency: number
+  /** Tries of one push before its row is marked failed. */
+  pushRetryLimit: number
 }
 
 /** HAPI keeps at most 16 characters of X-Request-ID in meta.source, letters and digits are safe. */
@@ -68,10 +71,23 @@ export class SyncWorkers {
     await queue.work(QUEUES.fhirMerge, concurrency, (job) => this.handleMerge(job))
   }
 
-  /** Pushes one registry row; a failure that retrying cannot fix marks the row failed. */
+  /**
+   * Pushes one registry row. A failure that may pass schedules the next try as a delayed job of
+   * the row's key, waiting by backoff with jitter or as long as HAPI's Retry-After asks; the row
+   * stays `pending` meanwhile. After the last try, or at once for a failure that retrying cannot
+   * fix, the row is marked `failed` and the job goes to the dead letters. Either way the state
+   * and the job are written in one transaction, so a crash cannot leave a row without its retry.
+   */
   async handlePush(job: Job<PushJobData>): Promise<void> {
-    const logger = this.#deps.logger.child({ jobId: job.id, queue: job.name, ...job.data })
-    const table = job.data.entityType === 'patient' ? 'patients' : 'conditions'
+    const { entityType, entityId } = job.data
+    const attempt = job.data.attempt ?? 1
+    const logger = this.#deps.logger.child({
+      jobId: job.id,
+      queue: job.name,
+      entityType,
+      entityId,
+      attempt,
+    })
     const started = performance.now()
     try {
       const outcome = await this.#deps.push.push(job.data, fhirRequestId(job.id))
@@ -80,34 +96,56 @@ export class SyncWorkers {
         durationMs: Math.round(performance.now() - started),
       })
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error)
-      if (error instanceof FhirRequestError && !error.retryable) {
-        await recordSyncFailure(this.#deps.db, table, job.data.entityId, 'failed', message)
-        logger.error('FHIR rejected the push', { ...errorFields(error), status: error.status })
-        return
-      }
-      if (error instanceof PushBlockedError) {
-        await recordSyncFailure(this.#deps.db, table, job.data.entityId, 'failed', message)
-        logger.error('Push blocked', errorFields(error))
-        return
-      }
-      // pg-boss moves the job to the dead-letter queue after its last retry, so the row is marked failed.
-      const lastAttempt = job.retryCount >= QUEUE_SETTINGS[QUEUES.fhirPush].retryLimit
-      await recordSyncFailure(
-        this.#deps.db,
-        table,
-        job.data.entityId,
-        lastAttempt ? 'failed' : 'pending',
-        message,
-      )
-      if (lastAttempt) logger.error('Push failed after its last retry', errorFields(error))
-      else
-        logger.warn('Push failed; pg-boss retries it', {
-          ...errorFields(error),
-          retryCount: job.retryCount,
-        })
-      throw error
+      await this.#handlePushFailure(job.data, attempt, error, logger)
     }
+  }
+
+  async #handlePushFailure(
+    data: PushJobData,
+    attempt: number,
+    error: unknown,
+    logger: Logger,
+  ): Promise<void> {
+    const { db, queue, pushRetryLimit } = this.#deps
+    const table = data.entityType === 'patient' ? 'patients' : 'conditions'
+    const failure = classifyPushFailure(error, attempt, pushRetryLimit, Math.random)
+    const status = error instanceof FhirRequestError ? error.status : undefined
+
+    if (failure.kind === 'dead') {
+      await db.transaction().execute(async (trx) => {
+        await recordSyncFailure(trx, table, data.entityId, 'failed', failure.reason)
+        await queue.sendDeadPush(
+          {
+            entityType: data.entityType,
+            entityId: data.entityId,
+            attempt,
+            error: failure.reason,
+            failedAt: this.#deps.clock.now().toISOString(),
+          },
+          trx,
+        )
+      })
+      logger.error('Push failed for good; row marked failed', { ...errorFields(error), status })
+      return
+    }
+
+    // This job is still active, so the stately queue takes the delayed job as the key's one
+    // waiting job. If a registry edit already waits there, the send is dropped and that job,
+    // which reads the row afresh, is the next try.
+    await db.transaction().execute(async (trx) => {
+      await recordSyncFailure(trx, table, data.entityId, 'pending', failure.reason)
+      await queue.send(
+        QUEUES.fhirPush,
+        { entityType: data.entityType, entityId: data.entityId, attempt: attempt + 1 },
+        { singletonKey: pushSingletonKey(data), startAfterSeconds: failure.delaySeconds },
+        trx,
+      )
+    })
+    logger.warn('Push failed; retrying later', {
+      ...errorFields(error),
+      status,
+      retryInSeconds: failure.delaySeconds,
+    })
   }
 
   /** Merges the unprocessed notifications of one resource, using the current version in HAPI. */
