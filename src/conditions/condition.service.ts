@@ -10,6 +10,7 @@ import {
   PreconditionRequiredError,
   ValidationError,
   VersionMismatchError,
+  ReadOnlyResourceTypeError,
 } from '../platform/errors.ts'
 import { decodeCursor, toPage } from '../platform/paging.ts'
 import {
@@ -38,6 +39,8 @@ export interface ConditionServiceDeps {
   audit: AuditRepository
   queue: JobQueue
   clock: Clock
+  /** False when the sync mode makes FHIR the only writer of this type (`from-fhir`). */
+  writable: boolean
   valueSet: NeurologyValueSet
 }
 
@@ -94,6 +97,7 @@ export class ConditionService {
     context: ChangeContext,
   ): Promise<Condition> {
     const { db, conditions, patients, audit, queue, clock, valueSet } = this.#deps
+    if (!this.#deps.writable) throw new ReadOnlyResourceTypeError('Condition')
     const { patientId, ...fields } = input
     this.#validateCode(fields)
     this.#validateStatuses(fields)
@@ -172,6 +176,7 @@ export class ConditionService {
     context: ChangeContext,
   ): Promise<Condition> {
     const { db, conditions, audit, queue, clock, valueSet } = this.#deps
+    if (!this.#deps.writable) throw new ReadOnlyResourceTypeError('Condition')
     if (expectedVersion === undefined) throw new PreconditionRequiredError()
     if (changes.code) this.#validateCode({ code: changes.code })
 
@@ -226,6 +231,7 @@ export class ConditionService {
     context: ChangeContext,
   ): Promise<void> {
     const { db, conditions, audit, queue, clock } = this.#deps
+    if (!this.#deps.writable) throw new ReadOnlyResourceTypeError('Condition')
     if (expectedVersion === undefined) throw new PreconditionRequiredError()
     await transactionWithJobs(db, queue, async (trx, jobs) => {
       const current = await conditions.findById(trx, id, { forUpdate: true })

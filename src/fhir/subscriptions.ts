@@ -1,5 +1,6 @@
 import type { Subscription } from '@medplum/fhirtypes'
 import type { Logger } from '../platform/logger.ts'
+import { SYNCED_RESOURCE_TYPES, type SyncedResourceType } from '../platform/sync-modes.ts'
 import { FHIR_JSON, SEND_DELETE_MESSAGES_EXTENSION } from './constants.ts'
 import { FhirRequestError, type FhirClient } from './fhir-client.ts'
 
@@ -13,15 +14,15 @@ export interface SubscriptionSettings {
   activationTimeoutMs?: number
 }
 
-const SYNCED_TYPES = ['Patient', 'Condition'] as const
+/** Id of the registry's Subscription for one resource type. */
+export function subscriptionId(idPrefix: string, type: SyncedResourceType): string {
+  return `${idPrefix}-${type.toLowerCase()}`
+}
 
-function subscriptionFor(
-  type: (typeof SYNCED_TYPES)[number],
-  settings: SubscriptionSettings,
-): Subscription {
+function subscriptionFor(type: SyncedResourceType, settings: SubscriptionSettings): Subscription {
   return {
     resourceType: 'Subscription',
-    id: `${settings.idPrefix}-${type.toLowerCase()}`,
+    id: subscriptionId(settings.idPrefix, type),
     status: 'requested',
     reason: `Brain Registry keeps its ${type} records in step with this server`,
     // HAPI rejects a bare type as criteria; `Type?` matches every resource of the type.
@@ -48,17 +49,29 @@ function sameSubscription(a: Subscription, b: Subscription): boolean {
 }
 
 /**
- * Creates or updates the registry's Subscriptions (one per synced type) and waits until HAPI
- * reports them active. HAPI activates a requested Subscription asynchronously, within a few
- * seconds; a Subscription that stays requested means rest-hook delivery is switched off there.
+ * Creates or updates the registry's Subscriptions for `types` and waits until HAPI reports them
+ * active. HAPI activates a requested Subscription asynchronously, within a few seconds; one that
+ * stays requested means rest-hook delivery is switched off there. The registry's Subscriptions of
+ * the other synced types are deleted, so a type switched to polling or to the registry-to-FHIR
+ * direction stops receiving deliveries.
  */
 export async function ensureSubscriptions(
   fhir: FhirClient,
   settings: SubscriptionSettings,
+  types: readonly SyncedResourceType[],
   logger: Logger,
 ): Promise<string[]> {
   const ids: string[] = []
-  for (const type of SYNCED_TYPES) {
+  for (const type of SYNCED_RESOURCE_TYPES.filter((synced) => !types.includes(synced))) {
+    const id = subscriptionId(settings.idPrefix, type)
+    if (await fhir.read<Subscription>('Subscription', id)) {
+      await deleteSubscription(fhir, id)
+      logger.info('Subscription deleted; its type is not subscription-driven', {
+        subscription: `Subscription/${id}`,
+      })
+    }
+  }
+  for (const type of types) {
     const wanted = subscriptionFor(type, settings)
     const id = wanted.id ?? ''
     const existing = await fhir.read<Subscription>('Subscription', id)
@@ -99,9 +112,39 @@ const DELETE_ATTEMPTS = 5
 
 /** Deletes the registry's Subscriptions; tests call it so HAPI stops calling a closed port. */
 export async function deleteSubscriptions(fhir: FhirClient, idPrefix: string): Promise<void> {
-  for (const type of SYNCED_TYPES) {
-    await deleteSubscription(fhir, `${idPrefix}-${type.toLowerCase()}`)
+  for (const type of SYNCED_RESOURCE_TYPES) {
+    await deleteSubscription(fhir, subscriptionId(idPrefix, type))
   }
+}
+
+/** State of one of the registry's Subscriptions on HAPI, for the sync status. */
+export interface SubscriptionStatus {
+  resourceType: SyncedResourceType
+  id: string
+  /** HAPI's `Subscription.status`, or `absent` when the Subscription does not exist. */
+  status: string
+  error: string | null
+  endpoint: string | null
+}
+
+/** Reads the registry's Subscription of each synced type from HAPI. */
+export async function readSubscriptionStatuses(
+  fhir: FhirClient,
+  idPrefix: string,
+): Promise<SubscriptionStatus[]> {
+  const statuses: SubscriptionStatus[] = []
+  for (const type of SYNCED_RESOURCE_TYPES) {
+    const id = subscriptionId(idPrefix, type)
+    const subscription = await fhir.read<Subscription>('Subscription', id)
+    statuses.push({
+      resourceType: type,
+      id,
+      status: subscription?.status ?? 'absent',
+      error: subscription?.error ?? null,
+      endpoint: subscription?.channel.endpoint ?? null,
+    })
+  }
+  return statuses
 }
 
 /**

@@ -9,6 +9,7 @@ import {
   PreconditionRequiredError,
   ValidationError,
   VersionMismatchError,
+  ReadOnlyResourceTypeError,
 } from '../platform/errors.ts'
 import { decodeCursor, toPage } from '../platform/paging.ts'
 import {
@@ -36,6 +37,8 @@ export interface PatientServiceDeps {
   audit: AuditRepository
   queue: JobQueue
   clock: Clock
+  /** False when the sync mode makes FHIR the only writer of this type (`from-fhir`). */
+  writable: boolean
   /** System of the identifier the registry gives every patient. */
   registryIdentifierSystem: string
 }
@@ -86,6 +89,7 @@ export class PatientService {
    */
   async create(fields: PatientFields, context: ChangeContext): Promise<Patient> {
     const { db, patients, audit, queue, clock } = this.#deps
+    if (!this.#deps.writable) throw new ReadOnlyResourceTypeError('Patient')
     this.#rejectRegistryIdentifier(fields)
     const id = crypto.randomUUID()
     const withIdentifier: PatientFields = {
@@ -158,6 +162,7 @@ export class PatientService {
     context: ChangeContext,
   ): Promise<Patient> {
     const { db, patients, audit, queue, clock } = this.#deps
+    if (!this.#deps.writable) throw new ReadOnlyResourceTypeError('Patient')
     if (expectedVersion === undefined) throw new PreconditionRequiredError()
     if (changes.identifiers) this.#rejectRegistryIdentifier({ identifiers: changes.identifiers })
 
@@ -213,6 +218,7 @@ export class PatientService {
     context: ChangeContext,
   ): Promise<void> {
     const { db, patients, conditions, audit, queue, clock } = this.#deps
+    if (!this.#deps.writable) throw new ReadOnlyResourceTypeError('Patient')
     if (expectedVersion === undefined) throw new PreconditionRequiredError()
     await transactionWithJobs(db, queue, async (trx, jobs) => {
       const current = await patients.findById(trx, id, { forUpdate: true })

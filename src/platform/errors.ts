@@ -71,6 +71,22 @@ export class ConflictError extends AppError {
   }
 }
 
+/**
+ * A registry write of a resource type that the sync mode makes FHIR's alone (`from-fhir`): the
+ * write could never reach FHIR, so it is rejected (409).
+ */
+export class ReadOnlyResourceTypeError extends ConflictError {
+  override name = 'ReadOnlyResourceTypeError'
+
+  constructor(resourceType: string) {
+    super(
+      'READ_ONLY_SYNC_DIRECTION',
+      `${resourceType} records sync only from FHIR to the registry here; write them in FHIR, or change SYNC_DIRECTION`,
+      { syncDirection: 'from-fhir' },
+    )
+  }
+}
+
 /** An `If-Match` header named a version that is no longer current (412). */
 export class VersionMismatchError extends AppError {
   override name = 'VersionMismatchError'

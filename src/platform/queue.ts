@@ -270,30 +270,30 @@ export interface TransactionJobs {
 }
 
 /**
- * Runs `work` in a transaction whose jobs are sent twice: inside the transaction, so a crash
- * after the commit cannot lose them, and again after the commit. A stately queue drops a send
- * while a job of the same key is still waiting. That waiting job may then be claimed and read
- * the database before this transaction commits, so it misses the change. After the commit, a waiting job is sure to see it, and a running one no
- * longer blocks a new job of its key. The repeat costs nothing when the first send stands,
- * because it coalesces with it.
+ * Runs `work` in a transaction whose jobs are sent inside it, so a crash after the commit cannot
+ * lose them. A stately queue drops a send while a job of the same key is still waiting, and that
+ * waiting job may be claimed and read the database before this transaction commits, so it would
+ * miss the change. So every send the queue dropped is sent again after the commit, when a waiting
+ * job is sure to see the change and a running one no longer blocks a new job of its key. A send
+ * that the queue took needs no repeat: its job became visible only at the commit.
  */
 export async function transactionWithJobs<T>(
   db: Kysely<Database>,
   queue: JobQueue,
   work: (trx: Transaction<Database>, jobs: TransactionJobs) => Promise<T>,
 ): Promise<T> {
-  const sent: { queue: QueueName; data: JobDataByQueue[QueueName]; singletonKey: string }[] = []
+  const dropped: { queue: QueueName; data: JobDataByQueue[QueueName]; singletonKey: string }[] = []
   const result = await db.transaction().execute(async (trx) =>
     work(trx, {
       async send(name, data, options) {
-        await queue.send(name, data, options, trx)
-        sent.push({ queue: name, data, singletonKey: options.singletonKey })
+        const id = await queue.send(name, data, options, trx)
+        if (id === null) dropped.push({ queue: name, data, singletonKey: options.singletonKey })
       },
     }),
   )
-  // TODO: a crash right after the commit leaves only the first send, which may have been dropped.
-  // Nothing re-scans pending rows yet, so such a change waits for the next edit of its row.
-  for (const job of sent) {
+  // TODO: a crash right after the commit loses the repeat of a dropped send. Nothing re-scans
+  // pending rows yet, so such a change waits for the next edit of its row or a drift verification.
+  for (const job of dropped) {
     await queue.send(job.queue, job.data, { singletonKey: job.singletonKey })
   }
   return result

@@ -29,6 +29,7 @@ import {
 } from '../conflicts/conflict.repository.ts'
 import { withHeldBackParts } from '../merge/field-merge.ts'
 import { sameValue } from '../platform/canonical-json.ts'
+import { pushesToFhir, type SyncModes } from '../platform/sync-modes.ts'
 
 /** How often one push re-reads and retries after HAPI reports a newer version. */
 const MAX_VERSION_CONFLICT_ROUNDS = 5
@@ -44,6 +45,7 @@ export interface OutboundPushDeps {
   merge: InboundMerge
   clock: Clock
   logger: Logger
+  syncModes: SyncModes
 }
 
 /**
@@ -72,6 +74,7 @@ export class OutboundPush {
   }
 
   async push(job: PushJobData, requestId: string): Promise<PushOutcome> {
+    if (!pushesToFhir(this.#modeOf(job.entityType))) return 'skipped'
     for (let round = 1; round <= MAX_VERSION_CONFLICT_ROUNDS; round++) {
       try {
         return job.entityType === 'patient'
@@ -88,6 +91,10 @@ export class OutboundPush {
     throw new PushContendedError(
       `${job.entityType} ${job.entityId} kept changing in FHIR during the push`,
     )
+  }
+
+  #modeOf(entityType: 'patient' | 'condition') {
+    return this.#deps.syncModes[entityType === 'patient' ? 'Patient' : 'Condition']
   }
 
   async #pushPatient(id: string, requestId: string): Promise<PushOutcome> {
@@ -117,10 +124,7 @@ export class OutboundPush {
     }
     const stored = await fhir.update(
       patientResourceFromFields(row.fhir_id, fields, current ?? undefined),
-      {
-        ifMatchVersion: row.fhir_version_id ?? undefined,
-        requestId,
-      },
+      { ifMatchVersion: current ? versionIdOf(current) : undefined, requestId },
     )
     await this.#record('patients', row, stored, patientFieldsFromResource(stored), open)
     return 'pushed'
@@ -177,7 +181,7 @@ export class OutboundPush {
       current ?? undefined,
     )
     const stored = await fhir.update(resource, {
-      ifMatchVersion: row.fhir_version_id ?? undefined,
+      ifMatchVersion: current ? versionIdOf(current) : undefined,
       requestId,
     })
     await this.#record('conditions', row, stored, conditionFieldsFromResource(stored), open)
@@ -195,10 +199,15 @@ export class OutboundPush {
     requestId: string,
   ): Promise<R | null | 'moved' | 'gone'> {
     if (row.fhir_version_id === null || row.fhir_id === null) return null
+    // With the registry-to-FHIR direction the registry's row is the truth: a FHIR edit is written
+    // over and a FHIR delete is undone by writing the resource again.
+    const overwrite =
+      this.#modeOf(type === 'Patient' ? 'patient' : 'condition').direction === 'to-fhir'
     const current = await this.#deps.fhir.read<R>(type, row.fhir_id)
-    if (!current) return 'gone'
+    if (!current) return overwrite ? null : 'gone'
     const currentVersion = versionIdOf(current)
     if (currentVersion === row.fhir_version_id) return current
+    if (overwrite && currentVersion > row.fhir_version_id) return current
     if (currentVersion < row.fhir_version_id) {
       throw new PushBlockedError(
         `${type}/${row.fhir_id} is at version ${currentVersion} in FHIR, below the recorded ${row.fhir_version_id}`,
