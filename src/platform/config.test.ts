@@ -111,7 +111,7 @@ describe('loadConfig', () => {
     ['REGISTER_SUBSCRIPTIONS', 'yes'],
     ['LOG_LEVEL', 'verbose'],
     ['PUSH_RETRY_LIMIT', '0'],
-    ['PUSH_BATCH_SIZE', '501'],
+    ['PUSH_BATCH_SIZE', '101'],
     ['DRIFT_PAGE_SIZE', '0'],
     ['SYNC_DIRECTION', 'Patient=both'],
     ['SYNC_DIRECTION', 'Observation=to-fhir'],

@@ -78,8 +78,12 @@ const configSchema = z.object({
   SYNC_TRIGGER: z.string().optional(),
   /** Attempts of one push before its row is marked failed and its job goes to the dead letters. */
   PUSH_RETRY_LIMIT: z.coerce.number().int().min(1).max(50).default(8),
-  /** Push jobs a worker takes at once and writes as one FHIR transaction Bundle; 1 turns it off. */
-  PUSH_BATCH_SIZE: z.coerce.number().int().min(1).max(500).default(20),
+  /**
+   * Push jobs a worker takes at once and writes as one FHIR transaction Bundle; 1 turns it off.
+   * At most 100, because the batch's current versions are read with one `_id` search whose URL
+   * must stay within HAPI's 8 KiB request header limit.
+   */
+  PUSH_BATCH_SIZE: z.coerce.number().int().min(1).max(100).default(20),
   /** Seconds between drift catch-up runs, which read HAPI's history since the saved cursor. */
   DRIFT_CATCHUP_INTERVAL_SECONDS: z.coerce.number().int().min(1).default(300),
   /** Seconds between catch-up runs while a resource type is polling-only. */

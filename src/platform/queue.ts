@@ -235,6 +235,28 @@ export class PgBossQueue implements JobQueue {
     return jobs.length
   }
 
+  /**
+   * Runs `handler` for up to `batchSize` jobs of `queue` at once, `concurrency` batches at a time.
+   * pg-boss gives a batch at most one job per singleton key.
+   */
+  async workBatch<Q extends QueueName>(
+    queue: Q,
+    concurrency: number,
+    batchSize: number,
+    handler: (jobs: Job<JobDataByQueue[Q]>[]) => Promise<void>,
+  ): Promise<void> {
+    await this.boss.work<JobDataByQueue[Q]>(
+      queue,
+      {
+        batchSize,
+        localConcurrency: concurrency,
+        pollingIntervalSeconds: 1,
+        notifyPollingIntervalSeconds: 1,
+      },
+      handler,
+    )
+  }
+
   /** Runs `handler` for every job of `queue`, `concurrency` jobs at a time. */
   async work<Q extends QueueName>(
     queue: Q,

@@ -1,21 +1,12 @@
 import type { Bundle, Condition as FhirCondition, Patient as FhirPatient } from '@medplum/fhirtypes'
 import type { Kysely } from 'kysely'
-import {
-  conditionFieldsOf,
-  type ConditionRepository,
-  type ConditionRow,
-} from '../conditions/condition.repository.ts'
-import {
-  conditionFieldsFromResource,
-  conditionResourceFromFields,
-} from '../fhir/condition-mapping.ts'
+import type { ConditionRepository, ConditionRow } from '../conditions/condition.repository.ts'
+import type { ConditionFields } from '../conditions/condition.schemas.ts'
+import { conditionResourceFromFields } from '../fhir/condition-mapping.ts'
 import { FhirRequestError, versionIdOf, type FhirClient } from '../fhir/fhir-client.ts'
-import { patientFieldsFromResource, patientResourceFromFields } from '../fhir/patient-mapping.ts'
-import {
-  patientFieldsOf,
-  type PatientRepository,
-  type PatientRow,
-} from '../patients/patient.repository.ts'
+import { patientResourceFromFields } from '../fhir/patient-mapping.ts'
+import type { PatientRepository, PatientRow } from '../patients/patient.repository.ts'
+import type { PatientFields } from '../patients/patient.schemas.ts'
 import type { Clock } from '../platform/clock.ts'
 import type { Database } from '../platform/db.ts'
 import type { Logger } from '../platform/logger.ts'
@@ -30,6 +21,11 @@ import {
 import { withHeldBackParts } from '../merge/field-merge.ts'
 import { sameValue } from '../platform/canonical-json.ts'
 import { pushesToFhir, type SyncModes } from '../platform/sync-modes.ts'
+
+const TABLES: Record<'patient' | 'condition', SyncedTable> = {
+  patient: 'patients',
+  condition: 'conditions',
+}
 
 /** How often one push re-reads and retries after HAPI reports a newer version. */
 const MAX_VERSION_CONFLICT_ROUNDS = 5
@@ -115,18 +111,13 @@ export class OutboundPush {
       return 'merged-first'
     }
 
-    const fhirFields = current && patientFieldsFromResource(current)
-    const open = await this.#openConflicts('patient', row.id, patientFieldsOf(row), fhirFields)
-    const fields = this.#withHeldBack('patient', patientFieldsOf(row), fhirFields, open)
-    if (current && sameValue(patientFieldsFromResource(current), fields)) {
-      await this.#record('patients', row, current, fields, open)
-      return 'unchanged'
-    }
-    const stored = await fhir.update(
-      patientResourceFromFields(row.fhir_id, fields, current ?? undefined),
-      { ifMatchVersion: current ? versionIdOf(current) : undefined, requestId },
-    )
-    await this.#record('patients', row, stored, patientFieldsFromResource(stored), open)
+    const write = await this.resourceToWrite('patient', row, current)
+    if (write === null) return 'unchanged'
+    const stored = await fhir.update(write.resource, {
+      ifMatchVersion: current ? versionIdOf(current) : undefined,
+      requestId,
+    })
+    await this.recordWrite('patient', row, stored, write.open)
     return 'pushed'
   }
 
@@ -167,25 +158,64 @@ export class OutboundPush {
       return 'merged-first'
     }
 
-    const fhirFields = current && conditionFieldsFromResource(current)
-    const open = await this.#openConflicts('condition', row.id, conditionFieldsOf(row), fhirFields)
-    const fields = this.#withHeldBack('condition', conditionFieldsOf(row), fhirFields, open)
-    if (current && sameValue(conditionFieldsFromResource(current), fields)) {
-      await this.#record('conditions', row, current, fields, open)
-      return 'unchanged'
-    }
-    const resource = conditionResourceFromFields(
-      row.fhir_id,
-      patient.fhir_id,
-      fields,
-      current ?? undefined,
-    )
-    const stored = await fhir.update(resource, {
+    const write = await this.resourceToWrite('condition', row, current, patient.fhir_id)
+    if (write === null) return 'unchanged'
+    const stored = await fhir.update(write.resource, {
       ifMatchVersion: current ? versionIdOf(current) : undefined,
       requestId,
     })
-    await this.#record('conditions', row, stored, conditionFieldsFromResource(stored), open)
+    await this.recordWrite('condition', row, stored, write.open)
     return 'pushed'
+  }
+
+  /**
+   * Builds the resource to write for a live row whose FHIR resource is `current` (null before
+   * the first write), keeping the elements the registry does not map. Each part with an open
+   * conflict keeps FHIR's value. Returns null when FHIR already holds the row's values, after
+   * recording that as the new sync point.
+   */
+  async resourceToWrite(
+    entityType: 'patient' | 'condition',
+    row: PatientRow | ConditionRow,
+    current: FhirPatient | FhirCondition | null,
+    subjectFhirId?: string,
+  ): Promise<{ resource: FhirPatient | FhirCondition; open: ConflictRow[] } | null> {
+    const entity = this.#deps.merge.entity(entityType)
+    const rowFields = entity.fieldsOfRow(row)
+    const fhirFields = current && entity.fieldsOfResource(current)
+    const open = await this.#openConflicts(entityType, row.id, rowFields, fhirFields)
+    const fields = this.#withHeldBack(entityType, rowFields, fhirFields, open)
+    if (current && sameValue(fhirFields, fields)) {
+      await this.#record(TABLES[entityType], row, current, fields, open)
+      return null
+    }
+
+    const fhirId = row.fhir_id ?? ''
+    const resource =
+      entityType === 'patient'
+        ? patientResourceFromFields(
+            fhirId,
+            fields as PatientFields,
+            (current as FhirPatient | null) ?? undefined,
+          )
+        : conditionResourceFromFields(
+            fhirId,
+            subjectFhirId ?? '',
+            fields as ConditionFields,
+            (current as FhirCondition | null) ?? undefined,
+          )
+    return { resource, open }
+  }
+
+  /** Records the version FHIR stored for a write of the row as the new sync point. */
+  async recordWrite(
+    entityType: 'patient' | 'condition',
+    row: PatientRow | ConditionRow,
+    stored: FhirPatient | FhirCondition,
+    open: readonly ConflictRow[],
+  ): Promise<void> {
+    const entity = this.#deps.merge.entity(entityType)
+    await this.#record(TABLES[entityType], row, stored, entity.fieldsOfResource(stored), open)
   }
 
   /**

@@ -1,0 +1,147 @@
+/**
+ * Measures how fast registry rows reach HAPI one PUT at a time against one transaction Bundle
+ * per batch, in one run on the same HAPI, and prints both rates and their ratio. Each round uses
+ * fresh rows in a schema of its own, which the script drops at the end.
+ *
+ *   npm run bench:push -- [--rows N] [--batch-size N] [--fhir-base-url URL]
+ *
+ * HAPI must be running (`npm start`, or `npm run hapi -- start`); the database is the one
+ * DATABASE_URL names.
+ */
+import { parseArgs } from 'node:util'
+import pg from 'pg'
+import { createRegistry, type Registry } from '../src/app.ts'
+import { loadConfig } from '../src/platform/config.ts'
+import { createLogger } from '../src/platform/logger.ts'
+import type { PushJobData } from '../src/platform/queue.ts'
+
+const { values } = parseArgs({
+  options: {
+    rows: { type: 'string', default: '200' },
+    'batch-size': { type: 'string', default: '20' },
+    'fhir-base-url': {
+      type: 'string',
+      default:
+        process.env.FHIR_BASE_URL ?? `http://127.0.0.1:${process.env.HAPI_PORT ?? '8080'}/fhir`,
+    },
+    help: { type: 'boolean', default: false },
+  },
+})
+if (values.help) {
+  process.stdout.write(
+    'Usage: npm run bench:push -- [--rows N] [--batch-size N] [--fhir-base-url URL]\n' +
+      'Defaults: 200 rows, batches of 20, HAPI on HAPI_PORT (8080) of 127.0.0.1.\n',
+  )
+  process.exit(0)
+}
+const rowCount = Number(values.rows)
+const batchSize = Number(values['batch-size'])
+if (!Number.isInteger(rowCount) || rowCount < 1 || !Number.isInteger(batchSize) || batchSize < 1) {
+  process.stderr.write('--rows and --batch-size must be positive integers\n')
+  process.exit(2)
+}
+
+const suffix = Date.now().toString(36)
+const config = loadConfig(process.env, {
+  DATABASE_SCHEMA: `bench_registry_${suffix}`,
+  QUEUE_SCHEMA: `bench_queue_${suffix}`,
+  FHIR_BASE_URL: values['fhir-base-url'],
+  REGISTRY_IDENTIFIER_SYSTEM: `https://brain-registry.example.org/bench/${suffix}`,
+  FHIR_SOURCE_URI: `https://brain-registry.example.org/bench/${suffix}/source`,
+  PROCESS_ROLE: 'api',
+  REGISTER_SUBSCRIPTIONS: 'false',
+  LOG_LEVEL: 'warn',
+})
+
+function say(line: string): void {
+  process.stdout.write(`${line}\n`)
+}
+
+/** Creates `count` patients through the API (not started: requests go straight to the app). */
+async function createPatients(registry: Registry, count: number): Promise<PushJobData[]> {
+  const jobs: PushJobData[] = []
+  for (let index = 0; index < count; index++) {
+    const response = await registry.app.request('/patients', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        names: [{ use: 'official', family: `Bench${String(index)}`, given: ['Ada'] }],
+        birthDate: '1970-01-01',
+        gender: 'female',
+        telecom: [{ system: 'email', value: `bench${String(index)}@example.org` }],
+      }),
+    })
+    if (response.status !== 201) throw new Error(`POST /patients returned ${response.status}`)
+    const { id } = (await response.json()) as { id: string }
+    jobs.push({ entityType: 'patient', entityId: id })
+  }
+  return jobs
+}
+
+/** Changes every row's birth date, so the next push of each is an update. */
+async function editPatients(registry: Registry, jobs: readonly PushJobData[]): Promise<void> {
+  for (const job of jobs) {
+    const response = await registry.app.request(`/patients/${job.entityId}`, {
+      method: 'PATCH',
+      headers: { 'Content-Type': 'application/merge-patch+json', 'If-Match': '"1"' },
+      body: JSON.stringify({ birthDate: '1971-02-03' }),
+    })
+    if (response.status !== 200) throw new Error(`PATCH /patients returned ${response.status}`)
+  }
+}
+
+async function timeSingles(registry: Registry, jobs: readonly PushJobData[]): Promise<number> {
+  const started = performance.now()
+  for (const job of jobs) await registry.push.push(job, `benchsingle`)
+  return (performance.now() - started) / 1000
+}
+
+async function timeBundles(registry: Registry, jobs: readonly PushJobData[]): Promise<number> {
+  const started = performance.now()
+  for (let start = 0; start < jobs.length; start += batchSize) {
+    const results = await registry.pushBatch.push(
+      jobs.slice(start, start + batchSize),
+      'benchbundle',
+    )
+    const failed = results.filter((result) => 'error' in result)
+    if (failed.length > 0) throw new Error(`${failed.length} rows of a batch failed`)
+  }
+  return (performance.now() - started) / 1000
+}
+
+function report(label: string, singleSeconds: number, bundleSeconds: number): void {
+  const rate = (seconds: number) => (rowCount / seconds).toFixed(1)
+  say(
+    `${label}: one PUT per row ${singleSeconds.toFixed(2)} s (${rate(singleSeconds)} rows/s), ` +
+      `Bundles of ${batchSize} ${bundleSeconds.toFixed(2)} s (${rate(bundleSeconds)} rows/s), ` +
+      `ratio ${(singleSeconds / bundleSeconds).toFixed(2)}x`,
+  )
+}
+
+const registry = await createRegistry(config, { logger: createLogger('warn', { bench: 'push' }) })
+try {
+  say(`Pushing ${rowCount} new patients and then an edit of each, against ${config.FHIR_BASE_URL}`)
+  const singleJobs = await createPatients(registry, rowCount)
+  const bundleJobs = await createPatients(registry, rowCount)
+  // Warm HAPI's caches and the connection pools, so neither side pays the first-request cost.
+  const warmup = await createPatients(registry, 5)
+  await timeSingles(registry, warmup.slice(0, 2))
+  await timeBundles(registry, warmup.slice(2))
+
+  const createSingles = await timeSingles(registry, singleJobs)
+  const createBundles = await timeBundles(registry, bundleJobs)
+  report('creates', createSingles, createBundles)
+
+  await editPatients(registry, singleJobs)
+  await editPatients(registry, bundleJobs)
+  const updateSingles = await timeSingles(registry, singleJobs)
+  const updateBundles = await timeBundles(registry, bundleJobs)
+  report('updates', updateSingles, updateBundles)
+} finally {
+  await registry.stop()
+  const client = new pg.Client({ connectionString: config.DATABASE_URL })
+  await client.connect()
+  await client.query(`drop schema if exists ${config.DATABASE_SCHEMA} cascade`)
+  await client.query(`drop schema if exists ${config.QUEUE_SCHEMA} cascade`)
+  await client.end()
+}
