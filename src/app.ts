@@ -42,6 +42,8 @@ import {
 import { OutboundPush } from './sync/outbound-push.ts'
 import { SubjectResolver } from './sync/subject-resolver.ts'
 import { SyncWorkers } from './sync/sync-workers.ts'
+import { Backfill } from './sync/backfill.ts'
+import { BackfillRepository } from './sync/backfill.repository.ts'
 
 /** Replacements for outside dependencies, for tests. */
 export interface RegistryOverrides {
@@ -59,6 +61,8 @@ export interface Registry {
   queue: PgBossQueue
   fhir: FhirClient
   logger: Logger
+  /** The one-off copy of either side's data to the other; needs nothing of start(). */
+  backfill: Backfill
   /** Listens for HTTP, starts the workers and registers the Subscriptions, as PROCESS_ROLE selects. */
   start(): Promise<{ url: string }>
   stop(): Promise<void>
@@ -170,6 +174,17 @@ export async function createRegistry(
     concurrency: 4,
     pushRetryLimit: config.PUSH_RETRY_LIMIT,
   })
+  const backfill = new Backfill({
+    db,
+    runs: new BackfillRepository(),
+    fhir,
+    merge,
+    push,
+    clock,
+    logger,
+    pageSize: config.DRIFT_PAGE_SIZE,
+    concurrency: 4,
+  })
   const receiver = new NotificationReceiver({
     db,
     notifications,
@@ -207,6 +222,7 @@ export async function createRegistry(
     queue,
     fhir,
     logger,
+    backfill,
 
     async start() {
       if (config.PROCESS_ROLE !== 'api') await workers.start()

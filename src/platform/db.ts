@@ -125,12 +125,27 @@ export interface AuditLogTable {
   conflict_id: string | null
 }
 
+/** One backfill run; `cursor` is shaped by the direction (see src/sync/backfill-cursor.ts). */
+export interface BackfillRunTable {
+  id: string
+  direction: 'from-fhir' | 'to-fhir'
+  status: 'running' | 'finished' | 'abandoned'
+  cursor: JsonNullable<unknown>
+  search: Json<Record<string, string>>
+  processed: ColumnType<number, number | undefined, number>
+  counts: Json<Record<string, number>>
+  started_at: Timestamp
+  updated_at: Timestamp
+  finished_at: TimestampNullable
+}
+
 export interface Database {
   patients: PatientTable
   conditions: ConditionTable
   fhir_notifications: FhirNotificationTable
   conflicts: ConflictTable
   audit_log: AuditLogTable
+  backfill_runs: BackfillRunTable
 }
 
 /** A database handle or an open transaction; every repository method takes one. */

@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest'
+import { UsageError, parseBackfillArgs, summaryLine } from './backfill.ts'
+
+function usageErrorOf(argv: string[]): UsageError {
+  try {
+    parseBackfillArgs(argv)
+  } catch (error) {
+    if (error instanceof UsageError) return error
+    throw error
+  }
+  throw new Error(`Expected a UsageError for ${argv.join(' ')}`)
+}
+
+describe('parseBackfillArgs', () => {
+  it('reads one direction', () => {
+    expect(parseBackfillArgs(['--direction', 'from-fhir'])).toEqual({
+      directions: ['from-fhir'],
+      restart: false,
+      pageSize: undefined,
+      help: false,
+    })
+  })
+
+  it('runs from-fhir before to-fhir for both', () => {
+    expect(parseBackfillArgs(['--direction=both']).directions).toEqual(['from-fhir', 'to-fhir'])
+  })
+
+  it('reads --restart and --page-size', () => {
+    const args = parseBackfillArgs(['--direction', 'to-fhir', '--restart', '--page-size', '250'])
+
+    expect(args.restart).toBe(true)
+    expect(args.pageSize).toBe(250)
+  })
+
+  it('accepts --help without a direction', () => {
+    expect(parseBackfillArgs(['--help']).help).toBe(true)
+  })
+
+  it('rejects a missing direction', () => {
+    expect(usageErrorOf([]).message).toContain('Missing --direction')
+  })
+
+  it('rejects an unknown direction', () => {
+    expect(usageErrorOf(['--direction', 'sideways']).message).toContain('"sideways"')
+  })
+
+  it.each([['0'], ['1001'], ['12.5'], ['ten'], ['-3']])('rejects --page-size %s', (value) => {
+    expect(usageErrorOf(['--direction', 'to-fhir', `--page-size=${value}`]).message).toContain(
+      'Invalid --page-size',
+    )
+  })
+
+  it('rejects an unknown option', () => {
+    expect(usageErrorOf(['--direction', 'to-fhir', '--force']).message).toContain('--force')
+  })
+
+  it('rejects a positional argument', () => {
+    expect(usageErrorOf(['--direction', 'to-fhir', 'extra']).message).toContain('extra')
+  })
+})
+
+describe('summaryLine', () => {
+  it('lists the outcomes, most frequent first', () => {
+    const line = summaryLine({
+      runId: 'r1',
+      direction: 'from-fhir',
+      status: 'finished',
+      resumed: false,
+      processed: 12,
+      counts: { enrolled: 2, 'not-enrolled': 9, failed: 1 },
+      durationMs: 3_400,
+    })
+
+    expect(line).toBe(
+      'from-fhir finished: 12 processed in 3s (not-enrolled 9, enrolled 2, failed 1)',
+    )
+  })
+})

@@ -1,0 +1,220 @@
+/**
+ * The one-off backfill for data that one side held before sync started: a HAPI full of a
+ * hospital's patients (from-fhir), or a registry loaded straight into Postgres (to-fhir).
+ *
+ *   npm run backfill -- --direction from-fhir|to-fhir|both [--restart] [--page-size N]
+ *
+ * It reads the same environment as `npm run serve` and builds the registry without its HTTP
+ * server, workers or Subscriptions. Exit codes: 0 done, 1 failed, 2 invalid arguments or
+ * configuration, 130 interrupted (the run continues at the next invocation).
+ */
+import { parseArgs } from 'node:util'
+import { createRegistry, type Registry } from '../src/app.ts'
+import { systemClock } from '../src/platform/clock.ts'
+import { ConfigError, loadConfig } from '../src/platform/config.ts'
+import { AppError } from '../src/platform/errors.ts'
+import { createLogger, errorFields, type Logger } from '../src/platform/logger.ts'
+import { BarProgress, formatDuration } from '../src/sync/backfill-progress.ts'
+import type { BackfillResult } from '../src/sync/backfill.ts'
+import type { BackfillDirection } from '../src/sync/backfill.repository.ts'
+
+export const USAGE = `Usage: npm run backfill -- --direction from-fhir|to-fhir|both [--restart] [--page-size N]
+
+  --direction   from-fhir: apply every Patient in HAPI to the registry, enrolling the
+                neurological ones with their Conditions.
+                to-fhir: write every registry row that never reached FHIR, or whose push is
+                pending or failed, to HAPI.
+                both: from-fhir, then to-fhir.
+  --restart     abandon the unfinished run of each direction and start over; without it an
+                unfinished run continues from its last saved page.
+  --page-size   Patients or rows per page, 1 to 1000 (default: DRIFT_PAGE_SIZE, 100).
+  --help        print this text.
+
+On a terminal a progress bar shows on stderr, and info log lines are left out unless stdout is
+redirected. Otherwise one JSON log line per page reports the progress.
+
+Configuration comes from the environment, as for the registry (DATABASE_URL, DATABASE_SCHEMA,
+FHIR_BASE_URL...). Exit codes: 0 done, 1 failed, 2 invalid arguments or configuration,
+130 interrupted; run the same command again to continue.
+`
+
+const MAX_PAGE_SIZE = 1000
+
+export interface BackfillArgs {
+  directions: BackfillDirection[]
+  restart: boolean
+  pageSize: number | undefined
+  help: boolean
+}
+
+/** Invalid command-line arguments. */
+export class UsageError extends Error {
+  override name = 'UsageError'
+}
+
+/** Parses the arguments after `npm run backfill --`. */
+export function parseBackfillArgs(argv: readonly string[]): BackfillArgs {
+  let values
+  try {
+    ;({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        direction: { type: 'string' },
+        restart: { type: 'boolean', default: false },
+        'page-size': { type: 'string' },
+        help: { type: 'boolean', default: false },
+      },
+    }))
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error))
+  }
+  if (values.help) return { directions: [], restart: false, pageSize: undefined, help: true }
+
+  const directions = directionsOf(values.direction)
+  const pageSizeText = values['page-size']
+  let pageSize: number | undefined
+  if (pageSizeText !== undefined) {
+    pageSize = Number(pageSizeText)
+    if (!/^\d+$/.test(pageSizeText) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
+      throw new UsageError(
+        `Invalid --page-size "${pageSizeText}": expected an integer from 1 to ${MAX_PAGE_SIZE}`,
+      )
+    }
+  }
+  return { directions, restart: values.restart, pageSize, help: false }
+}
+
+function directionsOf(value: string | undefined): BackfillDirection[] {
+  switch (value) {
+    case 'from-fhir':
+    case 'to-fhir':
+      return [value]
+    case 'both':
+      return ['from-fhir', 'to-fhir']
+    case undefined:
+      throw new UsageError('Missing --direction: expected from-fhir, to-fhir or both')
+    default:
+      throw new UsageError(`Invalid --direction "${value}": expected from-fhir, to-fhir or both`)
+  }
+}
+
+/** Formats a result as one line for a terminal: `from-fhir finished: 120 processed in 3s (...)`. */
+export function summaryLine(result: BackfillResult): string {
+  const counts = Object.entries(result.counts)
+    .sort(([, a], [, b]) => b - a)
+    .map(([outcome, count]) => `${outcome} ${count}`)
+    .join(', ')
+  const took = formatDuration(Math.round(result.durationMs / 1000))
+  const verb = result.status === 'finished' ? 'finished' : 'stopped; run it again to continue'
+  return `${result.direction} ${verb}: ${result.processed} processed in ${took} (${counts || 'nothing to do'})`
+}
+
+/**
+ * Leaves out info lines when the log and the bar share one terminal, because a line per enrolled
+ * patient would push the bar off the screen. Warnings and errors still show.
+ */
+function logLevelOf(configured: string): string {
+  const sharedTerminal = process.stderr.isTTY && process.stdout.isTTY
+  return sharedTerminal && configured === 'info' ? 'warn' : configured
+}
+
+function failureLine(error: unknown): string {
+  if (error instanceof AppError) return `Backfill failed (${error.code}): ${error.message}\n`
+  return `Backfill failed: ${error instanceof Error ? error.message : String(error)}\n`
+}
+
+async function runDirections(
+  registry: Registry,
+  args: BackfillArgs,
+  signal: AbortSignal,
+): Promise<number> {
+  for (const direction of args.directions) {
+    const progress = process.stderr.isTTY
+      ? new BarProgress({ clock: systemClock, stream: process.stderr })
+      : undefined
+    const result = await registry.backfill.run(direction, {
+      restart: args.restart,
+      pageSize: args.pageSize,
+      signal,
+      progress,
+    })
+    if (process.stderr.isTTY) process.stderr.write(`${summaryLine(result)}\n`)
+    if (result.status === 'stopped') return 130
+  }
+  return 0
+}
+
+/** Stops after the page in progress on the first SIGINT or SIGTERM, and at once on the second. */
+function stopOnSignals(controller: AbortController, logger: Logger): void {
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(130)
+    logger.info('Backfill stopping after the page in progress', { signal })
+    if (process.stderr.isTTY) {
+      process.stderr.write(
+        '\nStopping after the page in progress; press Ctrl-C again to quit now\n',
+      )
+    }
+    controller.abort()
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  let args: BackfillArgs
+  try {
+    args = parseBackfillArgs(argv)
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error
+    process.stderr.write(`${error.message}\n\n${USAGE}`)
+    return 2
+  }
+  if (args.help) {
+    process.stdout.write(USAGE)
+    return 0
+  }
+
+  const rssAtStartBytes = process.memoryUsage().rss
+  let registry: Registry
+  let logger: Logger | undefined
+  try {
+    const config = loadConfig()
+    logger = createLogger(logLevelOf(config.LOG_LEVEL), {
+      service: 'brain-registry',
+      command: 'backfill',
+    })
+    registry = await createRegistry(config, { logger })
+  } catch (error) {
+    // loadConfig checks the environment, createRegistry the merge rules and the value set file.
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`)
+      return 2
+    }
+    logger?.error('Backfill failed', errorFields(error))
+    process.stderr.write(failureLine(error))
+    return 1
+  }
+
+  const controller = new AbortController()
+  stopOnSignals(controller, registry.logger)
+  let exitCode: number
+  try {
+    exitCode = await runDirections(registry, args, controller.signal)
+  } catch (error) {
+    registry.logger.error('Backfill failed', errorFields(error))
+    process.stderr.write(failureLine(error))
+    exitCode = 1
+  } finally {
+    await registry.stop()
+  }
+  registry.logger.info('Backfill command ended', {
+    exitCode,
+    rssAtStartBytes,
+    rssAtEndBytes: process.memoryUsage().rss,
+  })
+  return exitCode
+}
+
+if (import.meta.main) process.exit(await main(process.argv.slice(2)))
