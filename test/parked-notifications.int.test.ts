@@ -37,15 +37,16 @@ function nextResourceId(): string {
 async function insertDeliveries(resourceId: string, count: number): Promise<string[]> {
   const ids: string[] = []
   for (let version = 1; version <= count; version += 1) {
-    ids.push(
-      await notifications.insert(t.registry.db, {
-        method: 'PUT',
-        resourceType: 'Condition',
-        resourceId,
-        versionId: version,
-        payload: null,
-      }),
-    )
+    const id = await notifications.insert(t.registry.db, {
+      method: 'PUT',
+      resourceType: 'Condition',
+      resourceId,
+      versionId: version,
+      payload: null,
+    })
+    if (id === null)
+      throw new Error(`Delivery of version ${String(version)} was taken for a duplicate`)
+    ids.push(id)
   }
   return ids
 }
@@ -235,5 +236,43 @@ describe('sendDelayedMergeJob', () => {
     const after = await sendDelayedMergeJob(t.registry.queue, data, 600)
 
     expect(after).not.toBeNull()
+  })
+})
+
+describe('NotificationRepository.insert', () => {
+  it('records a repeated delivery of one version once', async () => {
+    const resourceId = nextResourceId()
+    const delivery = {
+      method: 'PUT',
+      resourceType: 'Condition',
+      resourceId,
+      versionId: 3,
+      payload: null,
+    }
+
+    const first = await notifications.insert(t.registry.db, delivery)
+    const repeat = await notifications.insert(t.registry.db, delivery)
+    const pending = await notifications.listUnprocessed(t.registry.db, 'Condition', resourceId)
+
+    expect(first).not.toBeNull()
+    expect(repeat).toBeNull()
+    expect(pending.map((row) => row.id)).toEqual([first])
+  })
+
+  it('records the version again once the first row is processed', async () => {
+    const resourceId = nextResourceId()
+    const delivery = {
+      method: 'PUT',
+      resourceType: 'Condition',
+      resourceId,
+      versionId: 1,
+      payload: null,
+    }
+    const first = await notifications.insert(t.registry.db, delivery)
+    await notifications.markProcessed(t.registry.db, [first ?? ''], 'merged', new Date())
+
+    const again = await notifications.insert(t.registry.db, delivery)
+
+    expect(again).not.toBeNull()
   })
 })

@@ -268,7 +268,7 @@ describe('receiver delivery', () => {
     expect(rows[0]?.version_id).toBe(1)
   })
 
-  it('treats a duplicated delivery as stale', async () => {
+  it('records a duplicated delivery once, or merges it as stale', async () => {
     const patient = await createSyncedPatient('Duplicate')
     const merged = await editAsHospital(patient.id, '+44 20 7946 0001')
     const payload = JSON.stringify(await historyVersion(patient.id, 2))
@@ -276,12 +276,15 @@ describe('receiver delivery', () => {
 
     const first = await deliver('PUT', `/Patient/${patient.id}`, payload)
     const second = await deliver('PUT', `/Patient/${patient.id}`, payload)
-    const rows = await waitForProcessed(patient.id, 2, before)
+    const rows = await waitForProcessed(patient.id, 1, before)
     const after = await getPatient(patient.id)
 
     expect(first.status).toBe(204)
     expect(second.status).toBe(204)
-    expect(rows.map((row) => row.outcome)).toEqual(['stale', 'stale'])
+    // The repeat is dropped while the first row waits; once that row is processed, a repeat is
+    // recorded again and merged as stale.
+    expect(rows.length).toBeLessThanOrEqual(2)
+    expect(rows.every((row) => row.outcome === 'stale')).toBe(true)
     expect(after.version).toBe(merged.version)
     expect(after.sync.fhirVersionId).toBe(2)
     expect(after.telecom).toEqual([{ system: 'phone', value: '+44 20 7946 0001' }])

@@ -8,6 +8,10 @@ export const UNRESOLVED_OUTCOME = 'unresolved'
 
 /** Queries of `fhir_notifications`, the inbox of rest-hook deliveries. */
 export class NotificationRepository {
+  /**
+   * Records a delivery. Returns its id, or null when an unprocessed row already holds the same
+   * version of the resource, which makes this one a duplicate.
+   */
   async insert(
     db: Executor,
     notification: {
@@ -17,7 +21,7 @@ export class NotificationRepository {
       versionId: number | null
       payload: unknown
     },
-  ): Promise<string> {
+  ): Promise<string | null> {
     const row = await db
       .insertInto('fhir_notifications')
       .values({
@@ -27,9 +31,16 @@ export class NotificationRepository {
         version_id: notification.versionId,
         payload: toJsonOrNull(notification.payload),
       })
+      .onConflict((conflict) =>
+        conflict
+          .columns(['resource_type', 'resource_id', 'version_id', 'method'])
+          .where('processed_at', 'is', null)
+          .where('version_id', 'is not', null)
+          .doNothing(),
+      )
       .returning('id')
-      .executeTakeFirstOrThrow()
-    return row.id
+      .executeTakeFirst()
+    return row?.id ?? null
   }
 
   async listUnprocessed(
