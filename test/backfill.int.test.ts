@@ -1,10 +1,13 @@
+import { execFile } from 'node:child_process'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
 import type { Bundle, Patient as FhirPatient } from '@medplum/fhirtypes'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Condition } from '../src/conditions/condition.schemas.ts'
 import type { Patient } from '../src/patients/patient.schemas.ts'
 import { BackfillRepository } from '../src/sync/backfill.repository.ts'
-import { startTestRegistry, type TestRegistry } from './harness.ts'
+import { TEST_DATABASE_URL, startTestRegistry, type TestRegistry } from './harness.ts'
 import {
   ICD_10_CM,
   MULTIPLE_SCLEROSIS,
@@ -18,6 +21,10 @@ import {
 
 const EPILEPSY_ICD = { system: ICD_10_CM, code: 'G40.909', display: 'Epilepsy, unspecified' }
 const TYPE_2_DIABETES = { system: SNOMED_CT, code: '44054006', display: 'Diabetes mellitus type 2' }
+
+const REPOSITORY_ROOT = join(import.meta.dirname, '..')
+/** The project's Node 24, which runs the TypeScript scripts directly. */
+const NODE = join(REPOSITORY_ROOT, 'node_modules', '.bin', 'node')
 
 const runs = new BackfillRepository()
 let t: TestRegistry
@@ -289,9 +296,55 @@ describe('to-fhir backfill', () => {
     expect(result.status).toBe('finished')
     expect(result.counts).toEqual({ failed: 1, pushed: 1 })
     expect((await t.hospital.read('Patient', other.id))?.meta?.versionId).toBe('1')
+
+    // Back to HAPI's version, so the next backfill of this file finds the row in step.
+    await t.registry.db
+      .updateTable('patients')
+      .set({ fhir_version_id: 1 })
+      .where('id', '=', blocked.id)
+      .execute()
+    expect((await t.registry.backfill.run('to-fhir')).counts).toEqual({ unchanged: 1 })
   })
 
-  it('refuses a second run of the same direction', async () => {
+  it('runs from the command line', async () => {
+    const patient = await createPending<Patient>('/patients', patientInput())
+    const config = t.registry.config
+
+    // stdout is a pipe here, so the command reports its progress as JSON log lines.
+    const { stdout } = await promisify(execFile)(
+      NODE,
+      ['scripts/backfill.ts', '--direction', 'to-fhir', '--page-size', '10'],
+      {
+        cwd: REPOSITORY_ROOT,
+        env: {
+          PATH: process.env.PATH,
+          DATABASE_URL: TEST_DATABASE_URL,
+          DATABASE_SCHEMA: config.DATABASE_SCHEMA,
+          QUEUE_SCHEMA: config.QUEUE_SCHEMA,
+          FHIR_BASE_URL: config.FHIR_BASE_URL,
+          REGISTRY_IDENTIFIER_SYSTEM: config.REGISTRY_IDENTIFIER_SYSTEM,
+          FHIR_SOURCE_URI: config.FHIR_SOURCE_URI,
+          LOG_LEVEL: 'info',
+        },
+      },
+    )
+
+    const lines = stdout
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+    const progress = lines.filter((line) => line.message === 'Backfill progress')
+    expect(progress).toHaveLength(1)
+    expect(progress[0]).toMatchObject({ direction: 'to-fhir', processed: 1, total: 1 })
+    expect(progress[0]?.ratePerSecond).toEqual(expect.any(Number))
+    expect(progress[0]?.etaSeconds).toBe(0)
+    expect(lines.find((line) => line.message === 'Backfill command ended')).toMatchObject({
+      exitCode: 0,
+    })
+    expect((await t.hospital.read('Patient', patient.id))?.meta?.versionId).toBe('1')
+  })
+
+  it('rejects a second run of one direction', async () => {
     await t.registry.db.connection().execute(async (connection) => {
       expect(await runs.tryLockDirection(connection, 'to-fhir')).toBe(true)
       try {

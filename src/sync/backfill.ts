@@ -285,6 +285,8 @@ export class Backfill {
     return 'page'
   }
 
+  // NOTE: the merge imports a Patient's Conditions only when it enrols the Patient. Conditions
+  // added in HAPI to a patient the registry already has are left to the drift catch-up.
   async #applyPatient(state: RunState, patient: FhirPatient): Promise<ItemResult> {
     const fhirId = `Patient/${patient.id ?? ''}`
     try {
