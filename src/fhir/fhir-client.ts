@@ -63,6 +63,10 @@ export interface WriteOptions {
   requestId?: string
 }
 
+/** A resource read that tells deleted (HTTP 410) from never created (HTTP 404). */
+export type ReadState<T extends Resource> =
+  { status: 'found'; resource: T } | { status: 'deleted' } | { status: 'missing' }
+
 /** Small client for the HAPI FHIR R4 REST API. */
 export class FhirClient {
   readonly baseUrl: string
@@ -135,6 +139,36 @@ export class FhirClient {
       page = next ? await this.#request<Bundle<T>>('GET', next) : null
     }
     return resources
+  }
+
+  /**
+   * Reads the first page of a resource type's history, newest first. The entry of a deleted
+   * version has `request.method` DELETE and no resource.
+   */
+  async history(type: string, params: Record<string, string>): Promise<Bundle> {
+    const query = new URLSearchParams(params).toString()
+    return this.#request<Bundle>('GET', `${type}/_history?${query}`)
+  }
+
+  /** Reads the page that the `next` link of a search or history page names; null after the last. */
+  async nextPage<T extends Resource>(page: Bundle<T>): Promise<Bundle<T> | null> {
+    const next = page.link?.find((link) => link.relation === 'next')?.url
+    return next ? this.#request<Bundle<T>>('GET', next) : null
+  }
+
+  /**
+   * Reads the current version of a resource, telling a deleted resource (410) from one that
+   * never existed (404), which `read` both returns as null.
+   */
+  async readState<T extends Resource>(type: T['resourceType'], id: string): Promise<ReadState<T>> {
+    try {
+      const resource = await this.#request<T>('GET', `${type}/${encodeURIComponent(id)}`)
+      return { status: 'found', resource }
+    } catch (error) {
+      if (error instanceof FhirRequestError && error.status === 410) return { status: 'deleted' }
+      if (error instanceof FhirRequestError && error.status === 404) return { status: 'missing' }
+      throw error
+    }
   }
 
   /** Posts a transaction or batch Bundle to the base and returns the response Bundle. */

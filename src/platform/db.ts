@@ -139,12 +139,60 @@ export interface BackfillRunTable {
   finished_at: TimestampNullable
 }
 
+/** One run of the drift job; see sql/006_drift.sql for what the columns hold. */
+export interface DriftRunTable {
+  id: Generated<string>
+  kind: 'catch-up' | 'verification'
+  status: DriftRunStatus
+  requested_by: DriftRequester
+  job_id: string | null
+  attempts: Generated<number>
+  created_at: Generated<Date>
+  started_at: TimestampNullable
+  finished_at: TimestampNullable
+  cursor_from: TimestampNullable
+  cursor_to: TimestampNullable
+  counts: ColumnType<Record<string, number>, string | undefined, string>
+  progress: JsonNullable<unknown>
+  error: string | null
+}
+
+export type DriftRunStatus = 'queued' | 'running' | 'finished' | 'failed'
+export type DriftRequester = 'schedule' | 'api' | 'rest-hook'
+
+/** The catch-up's history position for one resource type, in HAPI's time. */
+export interface DriftCursorTable {
+  resource_type: string
+  cursor: Timestamp
+  run_id: string | null
+  updated_at: Timestamp
+}
+
+/** One difference a verification run found between a registry row and its FHIR resource. */
+export interface DriftFindingTable {
+  id: Generated<string>
+  run_id: string
+  entity_type: 'patient' | 'condition'
+  entity_id: string
+  fhir_id: string | null
+  kind: string
+  fields: ColumnType<string[], string | undefined, string>
+  action: string
+  registry_fhir_version_id: number | null
+  fhir_version_id: number | null
+  fhir_status: 'found' | 'deleted' | 'missing'
+  created_at: Generated<Date>
+}
+
 export interface Database {
   patients: PatientTable
   conditions: ConditionTable
   fhir_notifications: FhirNotificationTable
   conflicts: ConflictTable
   audit_log: AuditLogTable
+  drift_runs: DriftRunTable
+  drift_cursors: DriftCursorTable
+  drift_findings: DriftFindingTable
   backfill_runs: BackfillRunTable
 }
 
