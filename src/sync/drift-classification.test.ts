@@ -35,6 +35,15 @@ describe('classifyRow', () => {
     expect(classify(row({ deleted: true }), { status: 'deleted' })).toBeNull()
   })
 
+  it('accepts a deleted row never written to FHIR', () => {
+    const neverWritten = row({ deleted: true, fhirVersionId: null })
+
+    expect(classify(neverWritten, { status: 'missing' })).toBeNull()
+    expect(classify({ ...neverWritten, syncState: 'failed' }, { status: 'missing' })).toBe(
+      'stalled-push',
+    )
+  })
+
   it('finds a newer FHIR version', () => {
     expect(classify(row(), { status: 'found', versionId: 4 })).toBe('missed-change')
   })

@@ -74,9 +74,10 @@ export function classifyRow(
   if (row.syncState === 'pending' && !pushOverdue) return null
 
   if (fhir.status !== 'found') {
+    // Both sides agree that a deleted row has no resource, whether it was ever written or not.
+    if (row.deleted) return pushOverdue ? finding('stalled-push') : null
     if (row.fhirVersionId === null) return finding('unsynced')
-    if (!row.deleted) return finding('deleted-in-fhir')
-    return pushOverdue ? finding('stalled-push') : null
+    return finding('deleted-in-fhir')
   }
 
   if (row.fhirVersionId === null) return finding('unsynced')
