@@ -31,7 +31,7 @@ import {
 } from './platform/http.ts'
 import { createLogger, type Logger } from './platform/logger.ts'
 import { migrate } from './platform/migrate.ts'
-import { PgBossQueue } from './platform/queue.ts'
+import { PgBossQueue, QUEUE_SETTINGS, QUEUES } from './platform/queue.ts'
 import { InboundMerge } from './sync/inbound-merge.ts'
 import { NotificationRepository } from './sync/notification.repository.ts'
 import {
@@ -42,8 +42,15 @@ import {
 import { OutboundPush } from './sync/outbound-push.ts'
 import { SubjectResolver } from './sync/subject-resolver.ts'
 import { SyncWorkers } from './sync/sync-workers.ts'
+import { DriftCatchUp } from './sync/drift-catch-up.ts'
+import { PgBossDriftJobs } from './sync/drift-jobs.ts'
+import { DriftVerification } from './sync/drift-verification.ts'
+import { DriftRepository } from './sync/drift.repository.ts'
+import { registerDriftRoutes } from './sync/drift.routes.ts'
+import { DriftService, driftScheduleOf } from './sync/drift.service.ts'
 import { Backfill } from './sync/backfill.ts'
 import { BackfillRepository } from './sync/backfill.repository.ts'
+import { SYNCED_RESOURCE_TYPES, pullsFromFhir } from './platform/sync-modes.ts'
 
 /** Replacements for outside dependencies, for tests. */
 export interface RegistryOverrides {
@@ -162,6 +169,39 @@ export async function createRegistry(
     clock,
     logger,
   })
+  const driftRepository = new DriftRepository()
+  const drift = new DriftService({
+    db,
+    drift: driftRepository,
+    jobs: new PgBossDriftJobs(queue),
+    catchUp: new DriftCatchUp({
+      db,
+      fhir,
+      drift: driftRepository,
+      notifications,
+      queue,
+      clock,
+      resourceTypes: SYNCED_RESOURCE_TYPES.filter((type) => pullsFromFhir(config.syncModes[type])),
+      pageSize: config.DRIFT_PAGE_SIZE,
+      overlapSeconds: config.DRIFT_OVERLAP_SECONDS,
+    }),
+    verification: new DriftVerification({
+      db,
+      fhir,
+      drift: driftRepository,
+      notifications,
+      queue,
+      merge,
+      audit,
+      clock,
+      syncModes: config.syncModes,
+      pageSize: config.DRIFT_PAGE_SIZE,
+    }),
+    clock,
+    logger,
+    schedule: driftScheduleOf(config),
+    retryLimit: QUEUE_SETTINGS[QUEUES.syncDrift].retryLimit,
+  })
   const workers = new SyncWorkers({
     db,
     queue,
@@ -173,6 +213,7 @@ export async function createRegistry(
     logger,
     concurrency: 4,
     pushRetryLimit: config.PUSH_RETRY_LIMIT,
+    drift,
   })
   const backfill = new Backfill({
     db,
@@ -190,6 +231,7 @@ export async function createRegistry(
     notifications,
     queue,
     secret: config.SUBSCRIPTION_SECRET,
+    drift,
   })
 
   const app = createRouter()
@@ -201,6 +243,7 @@ export async function createRegistry(
   registerConditionRoutes(app, conditionService)
   registerConflictRoutes(app, conflictService)
   registerReceiverRoutes(app, receiver)
+  registerDriftRoutes(app, drift)
   registerHealthRoutes(app, { db, fhir })
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
@@ -261,6 +304,7 @@ export async function createRegistry(
           })
         })
       }
+      drift.stopWorker()
       await queue.stop()
       await db.destroy()
       logger.info('Registry stopped')

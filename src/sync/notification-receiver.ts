@@ -13,6 +13,7 @@ import {
   type MergeJobData,
 } from '../platform/queue.ts'
 import { ERROR_RESPONSES } from '../platform/schemas.ts'
+import type { DriftService } from './drift.service.ts'
 import type { NotificationRepository } from './notification.repository.ts'
 
 export const RECEIVER_PATH = '/fhir-hook'
@@ -25,6 +26,8 @@ export interface NotificationReceiverDeps {
   notifications: NotificationRepository
   queue: JobQueue
   secret: string
+  /** Starts a catch-up run for an empty notification, which names no resource. */
+  drift: Pick<DriftService, 'requestCatchUp'>
 }
 
 interface Delivery {
@@ -81,6 +84,15 @@ export class NotificationReceiver {
       await queue.startDelayedNow(QUEUES.fhirMerge, data, mergeSingletonKey(data))
     }
     return true
+  }
+
+  /**
+   * Asks for a catch-up run for an empty notification. A payload-less Subscription sends one for
+   * every change and names no resource, so only HAPI's history shows what changed.
+   */
+  async requestCatchUp(): Promise<{ runId: string; queued: boolean }> {
+    const { run, queued } = await this.#deps.drift.requestCatchUp()
+    return { runId: run.id, queued }
   }
 
   /** Turns the body of a POST to the endpoint (a history or transaction Bundle) into deliveries. */
@@ -231,8 +243,11 @@ export function registerReceiverRoutes(
     receiver.authenticate(c.req.header('authorization'))
     const body = parseResource(await c.req.text())
     if (body === null) {
-      // TODO: an empty notification names no resource; only the drift catch-up can find the change.
-      c.get('logger').warn('Empty rest-hook notification received; nothing to merge')
+      const { runId, queued } = await receiver.requestCatchUp()
+      c.get('logger').info('Empty rest-hook notification received; catch-up requested', {
+        runId,
+        queued,
+      })
       return c.body(null, 204)
     }
     if (body.resourceType !== 'Bundle') {

@@ -23,6 +23,7 @@ import {
   type ParkedOutcome,
 } from './inbound-merge.ts'
 import type { NotificationRepository, NotificationRow } from './notification.repository.ts'
+import type { DriftService } from './drift.service.ts'
 import type { OutboundPush } from './outbound-push.ts'
 import { classifyPushFailure } from './push-failures.ts'
 
@@ -38,6 +39,8 @@ export interface SyncWorkersDeps {
   concurrency: number
   /** Tries of one push before its row is marked failed. */
   pushRetryLimit: number
+  /** Runs the drift catch-up and verification jobs and keeps them scheduled. */
+  drift: Pick<DriftService, 'startWorker'>
 }
 
 /** HAPI keeps at most 16 characters of X-Request-ID in meta.source, letters and digits are safe. */
@@ -69,6 +72,7 @@ export class SyncWorkers {
     const { queue, concurrency } = this.#deps
     await queue.work(QUEUES.fhirPush, concurrency, (job) => this.handlePush(job))
     await queue.work(QUEUES.fhirMerge, concurrency, (job) => this.handleMerge(job))
+    await this.#deps.drift.startWorker()
   }
 
   /**
