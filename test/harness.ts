@@ -38,7 +38,8 @@ export async function startTestRegistry(
   configOverrides: Record<string, string> = {},
 ): Promise<TestRegistry> {
   const suffix = `${name}_${Date.now().toString(36)}`.toLowerCase().replace(/[^a-z0-9_]/g, '_')
-  const fhirBaseUrl = inject('fhirBaseUrl')
+  // A file that runs a HAPI of its own names it in FHIR_BASE_URL; the hospital client follows it.
+  const fhirBaseUrl = configOverrides.FHIR_BASE_URL ?? inject('fhirBaseUrl')
   const hospital = new FhirClient({
     baseUrl: fhirBaseUrl,
     timeoutMs: 30_000,
