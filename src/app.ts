@@ -13,7 +13,7 @@ import { ConflictService } from './conflicts/conflict.service.ts'
 import { FhirClient, type FetchFunction } from './fhir/fhir-client.ts'
 import { NeurologyValueSet } from './fhir/neurology-value-set.ts'
 import { mergeRulesFrom } from './merge/merge-rules.ts'
-import { ensureSubscriptions } from './fhir/subscriptions.ts'
+import { ensureSubscriptions, readSubscriptionStatuses } from './fhir/subscriptions.ts'
 import { registerHealthRoutes } from './health/health.routes.ts'
 import { PatientRepository } from './patients/patient.repository.ts'
 import { registerPatientRoutes } from './patients/patient.routes.ts'
@@ -40,6 +40,7 @@ import {
   registerReceiverRoutes,
 } from './sync/notification-receiver.ts'
 import { OutboundPush } from './sync/outbound-push.ts'
+import { PushBatch } from './sync/push-batch.ts'
 import { SubjectResolver } from './sync/subject-resolver.ts'
 import { SyncWorkers } from './sync/sync-workers.ts'
 import { DriftCatchUp } from './sync/drift-catch-up.ts'
@@ -50,7 +51,16 @@ import { registerDriftRoutes } from './sync/drift.routes.ts'
 import { DriftService, driftScheduleOf } from './sync/drift.service.ts'
 import { Backfill } from './sync/backfill.ts'
 import { BackfillRepository } from './sync/backfill.repository.ts'
-import { SYNCED_RESOURCE_TYPES, pullsFromFhir } from './platform/sync-modes.ts'
+import { SyncAdminRepository } from './sync/sync-admin.repository.ts'
+import { registerSyncAdminRoutes } from './sync/sync-admin.routes.ts'
+import { SyncAdminService } from './sync/sync-admin.service.ts'
+import {
+  SYNCED_RESOURCE_TYPES,
+  pullsFromFhir,
+  pushesToFhir,
+  usesSubscription,
+} from './platform/sync-modes.ts'
+import { AppError } from './platform/errors.ts'
 
 /** Replacements for outside dependencies, for tests. */
 export interface RegistryOverrides {
@@ -70,6 +80,10 @@ export interface Registry {
   logger: Logger
   /** The one-off copy of either side's data to the other; needs nothing of start(). */
   backfill: Backfill
+  /** Writes one registry row to HAPI; needs nothing of start(). */
+  push: OutboundPush
+  /** Writes many registry rows to HAPI in one transaction Bundle; needs nothing of start(). */
+  pushBatch: PushBatch
   /** Listens for HTTP, starts the workers and registers the Subscriptions, as PROCESS_ROLE selects. */
   start(): Promise<{ url: string }>
   stop(): Promise<void>
@@ -120,6 +134,7 @@ export async function createRegistry(
     audit,
     queue,
     clock,
+    writable: pushesToFhir(config.syncModes.Patient),
     registryIdentifierSystem: config.REGISTRY_IDENTIFIER_SYSTEM,
   })
   const conditionService = new ConditionService({
@@ -129,6 +144,7 @@ export async function createRegistry(
     audit,
     queue,
     clock,
+    writable: pushesToFhir(config.syncModes.Condition),
     valueSet,
   })
   const conflictService = new ConflictService({
@@ -168,6 +184,7 @@ export async function createRegistry(
     merge,
     clock,
     logger,
+    syncModes: config.syncModes,
   })
   const driftRepository = new DriftRepository()
   const drift = new DriftService({
@@ -202,6 +219,15 @@ export async function createRegistry(
     schedule: driftScheduleOf(config),
     retryLimit: QUEUE_SETTINGS[QUEUES.syncDrift].retryLimit,
   })
+  const pushBatch = new PushBatch({
+    db,
+    patients,
+    conditions,
+    fhir,
+    push,
+    syncModes: config.syncModes,
+    logger,
+  })
   const workers = new SyncWorkers({
     db,
     queue,
@@ -213,6 +239,8 @@ export async function createRegistry(
     logger,
     concurrency: 4,
     pushRetryLimit: config.PUSH_RETRY_LIMIT,
+    pushBatchSize: config.PUSH_BATCH_SIZE,
+    batch: pushBatch,
     drift,
   })
   const backfill = new Backfill({
@@ -231,7 +259,46 @@ export async function createRegistry(
     notifications,
     queue,
     secret: config.SUBSCRIPTION_SECRET,
+    pulledTypes: SYNCED_RESOURCE_TYPES.filter((type) => pullsFromFhir(config.syncModes[type])),
     drift,
+  })
+
+  const subscriptionTypes = SYNCED_RESOURCE_TYPES.filter((type) =>
+    usesSubscription(config.syncModes[type]),
+  )
+  // Known once the HTTP server listens, because the default endpoint names the port.
+  let receiverEndpoint: string | null = null
+  const registerSubscriptions = async () => {
+    if (receiverEndpoint === null) {
+      throw new AppError(
+        503,
+        'RECEIVER_NOT_LISTENING',
+        'This process does not serve the rest-hook receiver yet; retry once it listens',
+      )
+    }
+    await ensureSubscriptions(
+      fhir,
+      {
+        idPrefix: config.SUBSCRIPTION_ID_PREFIX,
+        endpoint: receiverEndpoint,
+        secret: config.SUBSCRIPTION_SECRET,
+      },
+      subscriptionTypes,
+      logger,
+    )
+    return readSubscriptionStatuses(fhir, config.SUBSCRIPTION_ID_PREFIX)
+  }
+  const syncAdmin = new SyncAdminService({
+    db,
+    repository: new SyncAdminRepository(),
+    queue,
+    queueSchema: config.QUEUE_SCHEMA,
+    syncModes: config.syncModes,
+    drift,
+    readSubscriptions: () => readSubscriptionStatuses(fhir, config.SUBSCRIPTION_ID_PREFIX),
+    registerSubscriptions,
+    clock,
+    logger,
   })
 
   const app = createRouter()
@@ -243,6 +310,7 @@ export async function createRegistry(
   registerConditionRoutes(app, conditionService)
   registerConflictRoutes(app, conflictService)
   registerReceiverRoutes(app, receiver)
+  registerSyncAdminRoutes(app, syncAdmin)
   registerDriftRoutes(app, drift)
   registerHealthRoutes(app, { db, fhir })
   app.doc31('/openapi.json', {
@@ -266,6 +334,8 @@ export async function createRegistry(
     fhir,
     logger,
     backfill,
+    push,
+    pushBatch,
 
     async start() {
       if (config.PROCESS_ROLE !== 'api') await workers.start()
@@ -284,14 +354,9 @@ export async function createRegistry(
         )
       }
 
-      if (config.REGISTER_SUBSCRIPTIONS) {
-        const endpoint = `${config.PUBLIC_BASE_URL ?? `http://127.0.0.1:${port}`}${RECEIVER_PATH}`
-        await ensureSubscriptions(
-          fhir,
-          { idPrefix: config.SUBSCRIPTION_ID_PREFIX, endpoint, secret: config.SUBSCRIPTION_SECRET },
-          logger,
-        )
-      }
+      receiverEndpoint = `${config.PUBLIC_BASE_URL ?? `http://127.0.0.1:${port}`}${RECEIVER_PATH}`
+      logger.info('Sync modes in effect', { ...config.syncModes })
+      if (config.REGISTER_SUBSCRIPTIONS) await registerSubscriptions()
       return { url }
     },
 

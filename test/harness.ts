@@ -1,6 +1,6 @@
 import pg from 'pg'
 import { inject } from 'vitest'
-import { createRegistry, type Registry } from '../src/app.ts'
+import { createRegistry, type Registry, type RegistryOverrides } from '../src/app.ts'
 import { FhirClient } from '../src/fhir/fhir-client.ts'
 import { deleteSubscriptions, deleteSubscriptionsExcept } from '../src/fhir/subscriptions.ts'
 import { loadConfig } from '../src/platform/config.ts'
@@ -31,11 +31,13 @@ const startedPrefixes = new Set<string>()
 /**
  * Starts a registry on its own Postgres schemas, its own Subscriptions and its own registry
  * identifier system, so each test file works only on its own data. `configOverrides` sets further
- * variables, such as MERGE_RULES or CLOCK_SKEW_MS.
+ * variables, such as MERGE_RULES or CLOCK_SKEW_MS, and `registryOverrides` replaces outside
+ * dependencies, such as the fetch that reaches HAPI.
  */
 export async function startTestRegistry(
   name: string,
   configOverrides: Record<string, string> = {},
+  registryOverrides: RegistryOverrides = {},
 ): Promise<TestRegistry> {
   const suffix = `${name}_${Date.now().toString(36)}`.toLowerCase().replace(/[^a-z0-9_]/g, '_')
   // A file that runs a HAPI of its own names it in FHIR_BASE_URL; the hospital client follows it.
@@ -68,6 +70,7 @@ export async function startTestRegistry(
   startedPrefixes.add(config.SUBSCRIPTION_ID_PREFIX)
   const registry = await createRegistry(config, {
     logger: createLogger(config.LOG_LEVEL, { test: name }),
+    ...registryOverrides,
   })
   const dropSchemas = async () => {
     const client = new pg.Client({ connectionString: TEST_DATABASE_URL })

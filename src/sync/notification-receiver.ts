@@ -18,7 +18,6 @@ import type { NotificationRepository } from './notification.repository.ts'
 
 export const RECEIVER_PATH = '/fhir-hook'
 
-const SYNCED_TYPES = new Set(['Patient', 'Condition'])
 const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/
 
 export interface NotificationReceiverDeps {
@@ -26,6 +25,8 @@ export interface NotificationReceiverDeps {
   notifications: NotificationRepository
   queue: JobQueue
   secret: string
+  /** Types whose FHIR changes the registry merges; deliveries of other types are dropped. */
+  pulledTypes: readonly string[]
   /** Starts a catch-up run for an empty notification, which names no resource. */
   drift: Pick<DriftService, 'requestCatchUp'>
 }
@@ -59,9 +60,13 @@ export class NotificationReceiver {
     }
   }
 
-  /** Records one delivery and queues the merge of its resource; returns false for types not synced. */
+  /**
+   * Records one delivery and queues the merge of its resource. Returns false for a type that is
+   * not synced from FHIR, which is dropped: a Subscription left from an earlier sync mode may
+   * still deliver it.
+   */
   async accept(delivery: Delivery): Promise<boolean> {
-    if (!SYNCED_TYPES.has(delivery.resourceType)) return false
+    if (!this.#deps.pulledTypes.includes(delivery.resourceType)) return false
     const { db, notifications, queue } = this.#deps
     const versionId = Number(delivery.resource?.meta?.versionId)
     const data: MergeJobData = {

@@ -25,6 +25,7 @@ import {
 import type { NotificationRepository, NotificationRow } from './notification.repository.ts'
 import type { DriftService } from './drift.service.ts'
 import type { OutboundPush } from './outbound-push.ts'
+import type { PushBatch } from './push-batch.ts'
 import { classifyPushFailure } from './push-failures.ts'
 
 export interface SyncWorkersDeps {
@@ -39,6 +40,9 @@ export interface SyncWorkersDeps {
   concurrency: number
   /** Tries of one push before its row is marked failed. */
   pushRetryLimit: number
+  /** Push jobs taken at once and written as one transaction Bundle where they can be. */
+  pushBatchSize: number
+  batch: PushBatch
   /** Runs the drift catch-up and verification jobs and keeps them scheduled. */
   drift: Pick<DriftService, 'startWorker'>
 }
@@ -70,7 +74,9 @@ export class SyncWorkers {
 
   async start(): Promise<void> {
     const { queue, concurrency } = this.#deps
-    await queue.work(QUEUES.fhirPush, concurrency, (job) => this.handlePush(job))
+    await queue.workBatch(QUEUES.fhirPush, concurrency, this.#deps.pushBatchSize, (jobs) =>
+      this.handlePushBatch(jobs),
+    )
     await queue.work(QUEUES.fhirMerge, concurrency, (job) => this.handleMerge(job))
     await this.#deps.drift.startWorker()
   }
@@ -102,6 +108,46 @@ export class SyncWorkers {
     } catch (error) {
       await this.#handlePushFailure(job.data, attempt, error, logger)
     }
+  }
+
+  /**
+   * Pushes a batch of rows, as one transaction Bundle where it can, and handles each row's
+   * failure as a single push would, so one row's retry or dead letter never touches the others.
+   */
+  async handlePushBatch(jobs: Job<PushJobData>[]): Promise<void> {
+    const [first] = jobs
+    if (first === undefined) return
+    if (jobs.length === 1) {
+      await this.handlePush(first)
+      return
+    }
+
+    const logger = this.#deps.logger.child({ jobId: first.id, queue: first.name })
+    const started = performance.now()
+    const results = await this.#deps.batch.push(
+      jobs.map((job) => job.data),
+      fhirRequestId(first.id),
+    )
+    for (const result of results) {
+      if ('error' in result) {
+        const { entityType, entityId } = result.job
+        const attempt = result.job.attempt ?? 1
+        await this.#handlePushFailure(
+          result.job,
+          attempt,
+          result.error,
+          logger.child({ entityType, entityId, attempt }),
+        )
+      }
+    }
+    logger.info('Rows pushed to FHIR', {
+      rows: jobs.length,
+      inBundle: results.filter(
+        (result) => 'outcome' in result && result.outcome === 'pushed-in-bundle',
+      ).length,
+      failed: results.filter((result) => 'error' in result).length,
+      durationMs: Math.round(performance.now() - started),
+    })
   }
 
   async #handlePushFailure(
@@ -167,8 +213,8 @@ export class SyncWorkers {
     if (pending.length === 0) return
     const retryAt = parkedRetryTime(pending)
     if (retryAt !== null && retryAt > clock.now()) {
-      // Only parked notifications whose next try is still ahead: this job is an extra one (the
-      // receiver sends each job twice), and merging now would use up the backoff steps. The
+      // Only parked notifications whose next try is still ahead: this job is an extra one (a
+      // receiver's repeat of a dropped send), and merging now would use up the backoff steps. The
       // delayed job is sent again in case the stately queue dropped it beside this one.
       const delaySeconds = Math.ceil((retryAt.getTime() - clock.now().getTime()) / 1000)
       await sendDelayedMergeJob(this.#deps.queue, job.data, delaySeconds)
