@@ -25,6 +25,7 @@ class Index {
   readonly state: FinalState
   readonly #rowsByFhirId = { patient: new Map<string, Row>(), condition: new Map<string, Row>() }
   readonly #patientsById = new Map<string, PatientRow>()
+  readonly #conditionsByPatient = new Map<string, ConditionRow[]>()
   readonly #conflicts = new Map<string, ConflictRow[]>()
   readonly #audit = new Map<string, AuditRow[]>()
 
@@ -36,6 +37,7 @@ class Index {
     }
     for (const row of state.conditions) {
       if (row.fhir_id !== null) this.#rowsByFhirId.condition.set(row.fhir_id, row)
+      append(this.#conditionsByPatient, row.patient_id, row)
     }
     for (const conflict of state.conflicts) {
       append(this.#conflicts, `${conflict.entity_type} ${conflict.entity_id}`, conflict)
@@ -59,6 +61,24 @@ class Index {
 
   openConflicts(entityType: EntityType, id: string): ConflictRow[] {
     return this.conflicts(entityType, id).filter((conflict) => conflict.status === 'open')
+  }
+
+  /**
+   * True when an open `(deleted)` conflict keeps the row's delete from going on. A patient's
+   * delete also waits for such a conflict of one of its conditions, because the patient and its
+   * conditions are deleted in one FHIR transaction, and that transaction waits as a whole. For
+   * the same reason a condition of a deleted patient waits for its patient's conflict.
+   */
+  deleteHeld(entityType: EntityType, row: Row): boolean {
+    const heldByOwn = (type: EntityType, id: string) =>
+      this.openConflicts(type, id).some((conflict) => conflict.field_path === DELETION_FIELD)
+    if (heldByOwn(entityType, row.id)) return true
+    if (entityType === 'patient') {
+      const conditions = this.#conditionsByPatient.get(row.id) ?? []
+      return conditions.some((condition) => heldByOwn('condition', condition.id))
+    }
+    const patient = this.patient((row as ConditionRow).patient_id)
+    return patient?.deleted_at != null && heldByOwn('patient', patient.id)
   }
 
   audit(entityType: EntityType, id: string): AuditRow[] {
@@ -153,7 +173,7 @@ export function findDivergences(state: FinalState): string[] {
 
 function divergencesOfRow(index: Index, entityType: EntityType, row: Row): string[] {
   const open = index.openConflicts(entityType, row.id)
-  const deleteHeld = open.some((conflict) => conflict.field_path === DELETION_FIELD)
+  const deleteHeld = index.deleteHeld(entityType, row)
   const resource = row.fhir_id === null ? undefined : index.fhirResource(entityType, row.fhir_id)
   const described = describeRow(entityType, row)
 
@@ -330,9 +350,7 @@ export function findDuplicates(state: FinalState): string[] {
       continue
     }
     const carriers = holders.get(own[0]?.value ?? '') ?? []
-    const deleteHeld = index
-      .openConflicts('patient', row.id)
-      .some((conflict) => conflict.field_path === DELETION_FIELD)
+    const deleteHeld = index.deleteHeld('patient', row)
     // A delete that waits for a steward leaves the Patient in HAPI or not, whichever side deleted.
     const allowed = deleteHeld ? [0, 1] : row.deleted_at === null ? [1] : [0]
     if (!allowed.includes(carriers.length) || carriers.some((fhirId) => fhirId !== row.fhir_id)) {
@@ -371,11 +389,13 @@ export function findDuplicates(state: FinalState): string[] {
 
 /**
  * Checks that no work was left undone: no sync job pending (other than a parked merge's delayed
- * retry or the next scheduled drift run), no row `failed` or still `pending`, no notification
- * left unprocessed that is not parked, and no job in a dead-letter queue. Dead letters come last,
+ * retry or the next scheduled drift run), no row `failed` or still `pending` (unless its delete
+ * waits for a steward), no `(deleted)` conflict left open after both sides deleted the entity, no
+ * notification left unprocessed that is not parked, and no job in a dead-letter queue. Dead letters come last,
  * because one outage can leave many of them and they would hide the rest.
  */
 export function findStuckWork(state: FinalState, pending: readonly PendingJob[]): string[] {
+  const index = new Index(state)
   const problems: string[] = []
   for (const job of pending) {
     problems.push(
@@ -388,9 +408,20 @@ export function findStuckWork(state: FinalState, pending: readonly PendingJob[])
     ...state.conditions.map((row): [EntityType, Row] => ['condition', row]),
   ]
   for (const [entityType, row] of rows) {
-    if (row.sync_state === 'failed' || row.sync_state === 'pending') {
+    const deleted = row.deleted_at !== null
+    const inFhir = row.fhir_id !== null && index.fhirResource(entityType, row.fhir_id) !== undefined
+    // A registry delete that waits for a steward keeps its row pending, and that is no stuck work.
+    const waitsForSteward = deleted && inFhir && index.deleteHeld(entityType, row)
+    const ownDeletionConflict = index
+      .openConflicts(entityType, row.id)
+      .some((conflict) => conflict.field_path === DELETION_FIELD)
+    if (deleted && !inFhir && ownDeletionConflict) {
       problems.push(
-        `${describeRow(entityType, row)}${row.deleted_at ? ' deleted' : ''} is ${row.sync_state}: ${row.sync_error ?? 'no error recorded'}`,
+        `${describeRow(entityType, row)} is deleted on both sides, but its (deleted) conflict is still open for a steward`,
+      )
+    } else if (row.sync_state === 'failed' || (row.sync_state === 'pending' && !waitsForSteward)) {
+      problems.push(
+        `${describeRow(entityType, row)}${deleted ? ' deleted' : ''} is ${row.sync_state}: ${row.sync_error ?? 'no error recorded'}`,
       )
     }
   }
