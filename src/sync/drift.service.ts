@@ -242,6 +242,7 @@ export class DriftService {
         })
     await this.#failAbandoned(kind, run.id, logger)
     const runLogger = logger.child({ runId: run.id })
+    if (run.attempts > 1) runLogger.info('Drift run resumed', { attempt: run.attempts })
 
     try {
       await this.#execute(run, runLogger)
