@@ -286,6 +286,24 @@ describe('drift runs API', () => {
     expect(((await response.json()) as { code: string }).code).toBe('DRIFT_RUN_NOT_FOUND')
   })
 
+  it('reports its last runs and cursors in the sync status', async () => {
+    const response = await t.api('GET', '/sync/status')
+    expect(response.status).toBe(200)
+    const { drift } = (await response.json()) as {
+      drift: {
+        'catch-up': { lastRun: DriftRun | null; cursors: { resourceType: string }[] }
+        verification: { lastRun: DriftRun | null }
+      }
+    }
+
+    expect(drift['catch-up'].lastRun?.kind).toBe('catch-up')
+    expect(drift.verification.lastRun?.kind).toBe('verification')
+    expect(drift['catch-up'].cursors.map((cursor) => cursor.resourceType)).toEqual([
+      'Condition',
+      'Patient',
+    ])
+  })
+
   it('lists runs newest first', async () => {
     const response = await t.api('GET', '/sync/drift/runs?limit=50')
     const { items } = (await response.json()) as { items: DriftRun[] }
