@@ -63,7 +63,7 @@ export interface WriteOptions {
   requestId?: string
 }
 
-/** A resource read that tells deleted (HTTP 410) from never created (HTTP 404). */
+/** Result of a read that distinguishes a deleted resource (HTTP 410) from a missing one (404). */
 export type ReadState<T extends Resource> =
   { status: 'found'; resource: T } | { status: 'deleted' } | { status: 'missing' }
 
@@ -150,7 +150,7 @@ export class FhirClient {
     return this.#request<Bundle>('GET', `${type}/_history?${query}`)
   }
 
-  /** Reads the page that the `next` link of a search or history page names; null after the last. */
+  /** Reads the page that the `next` link of a search or history page names; null on the last page. */
   async nextPage<T extends Resource>(page: Bundle<T>): Promise<Bundle<T> | null> {
     const next = page.link?.find((link) => link.relation === 'next')?.url
     return next ? this.#request<Bundle<T>>('GET', next) : null

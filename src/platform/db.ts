@@ -139,7 +139,7 @@ export interface BackfillRunTable {
   finished_at: TimestampNullable
 }
 
-/** One run of the drift job; see sql/006_drift.sql for what the columns hold. */
+/** One run of the drift job; sql/006_drift.sql describes each column. */
 export interface DriftRunTable {
   id: Generated<string>
   kind: 'catch-up' | 'verification'
