@@ -1,52 +1,20 @@
 import { sql, type Kysely } from 'kysely'
 import type { Job } from 'pg-boss'
 import type { Clock } from '../platform/clock.ts'
-import type { Config } from '../platform/config.ts'
 import type { Database, DriftRequester, Executor } from '../platform/db.ts'
 import { AppError, ConflictError } from '../platform/errors.ts'
 import { errorFields, type Logger } from '../platform/logger.ts'
 import { decodeCursor, toPage } from '../platform/paging.ts'
 import type { DriftJobData, DriftKind } from '../platform/queue.ts'
-import { SYNCED_RESOURCE_TYPES, pullsFromFhir } from '../platform/sync-modes.ts'
 import type { DriftCatchUp } from './drift-catch-up.ts'
 import type { DriftJobQueue } from './drift-jobs.ts'
+import { DriftScheduler, type DriftSchedule } from './drift-scheduler.ts'
 import type { DriftVerification, VerificationProgress } from './drift-verification.ts'
 import type { DriftFindingRow, DriftRepository, DriftRunRow } from './drift.repository.ts'
 import type { DriftFinding, DriftRun } from './drift.schemas.ts'
 
 /** Runs that ended this long ago are deleted, with their findings, after each run. */
 const RUN_RETENTION_MS = 30 * 24 * 60 * 60 * 1000
-
-/**
- * How often a worker checks that each scheduled kind has a job waiting. A job that died on its
- * last retry, as by SIGKILL, goes to the dead letters and schedules no next run, so without this
- * check its kind would stop until the next start.
- */
-const SCHEDULE_CHECK_INTERVAL_MS = 60_000
-
-export const DRIFT_KINDS = ['catch-up', 'verification'] as const satisfies readonly DriftKind[]
-
-/** Seconds between scheduled runs of each kind; 0 means no schedule. */
-export type DriftSchedule = Record<DriftKind, number>
-
-/**
- * Returns the drift schedule of the configuration. Catch-up runs every POLLING_INTERVAL_SECONDS
- * while a pulled type has no Subscription (trigger `polling`), else every
- * DRIFT_CATCHUP_INTERVAL_SECONDS, and not at all when no type is pulled from FHIR.
- */
-export function driftScheduleOf(config: Config): DriftSchedule {
-  const pulled = SYNCED_RESOURCE_TYPES.filter((type) => pullsFromFhir(config.syncModes[type]))
-  const polling = pulled.some((type) => config.syncModes[type].trigger === 'polling')
-  return {
-    'catch-up':
-      pulled.length === 0
-        ? 0
-        : polling
-          ? config.POLLING_INTERVAL_SECONDS
-          : config.DRIFT_CATCHUP_INTERVAL_SECONDS,
-    verification: config.DRIFT_VERIFY_INTERVAL_SECONDS,
-  }
-}
 
 /** The last run of each kind and the catch-up cursors, for the sync status. */
 export type DriftSummary = {
@@ -112,10 +80,11 @@ function runNotFound(id: string): AppError {
  */
 export class DriftService {
   readonly #deps: DriftServiceDeps
-  #scheduleTimer: NodeJS.Timeout | undefined
+  readonly #scheduler: DriftScheduler
 
   constructor(deps: DriftServiceDeps) {
     this.#deps = deps
+    this.#scheduler = new DriftScheduler(deps)
   }
 
   /**
@@ -123,11 +92,14 @@ export class DriftService {
    * raises 409 `DRIFT_RUN_ACTIVE` with that run's id in `runId`. A scheduled run does not count,
    * because the new run simply waits behind it.
    */
-  async requestRun(kind: DriftKind, requestedBy: Exclude<DriftRequester, 'schedule'>) {
+  async requestRun(
+    kind: DriftKind,
+    requestedBy: Exclude<DriftRequester, 'schedule'>,
+  ): Promise<DriftRun> {
     return this.#withRequestLock(kind, async (trx) => {
       for (const active of await this.#deps.drift.listActive(trx, kind)) {
         if (active.requested_by === 'schedule') continue
-        if (await this.#keepAlive(trx, active)) {
+        if (await this.#scheduler.keepAlive(trx, active)) {
           throw new ConflictError(
             'DRIFT_RUN_ACTIVE',
             `A ${kind} run (${active.id}) is ${active.status}; wait until it finishes`,
@@ -135,7 +107,7 @@ export class DriftService {
           )
         }
       }
-      return this.#queueRun(trx, kind, requestedBy)
+      return toDriftRun(await this.#scheduler.queueRun(trx, kind, requestedBy))
     })
   }
 
@@ -148,10 +120,11 @@ export class DriftService {
     return this.#withRequestLock('catch-up', async (trx) => {
       const active = await this.#deps.drift.listActive(trx, 'catch-up')
       const waiting = active.find((run) => run.status === 'queued')
-      if (waiting && (await this.#keepAlive(trx, waiting))) {
+      if (waiting && (await this.#scheduler.keepAlive(trx, waiting))) {
         return { run: toDriftRun(waiting), queued: false }
       }
-      return { run: await this.#queueRun(trx, 'catch-up', 'rest-hook'), queued: true }
+      const run = await this.#scheduler.queueRun(trx, 'catch-up', 'rest-hook')
+      return { run: toDriftRun(run), queued: true }
     })
   }
 
@@ -200,15 +173,11 @@ export class DriftService {
   /** Starts the drift worker, gives each scheduled kind a job, and keeps checking that. */
   async startWorker(): Promise<void> {
     await this.#deps.jobs.work(2, (job) => this.handleJob(job))
-    await this.#ensureScheduled()
-    this.#scheduleTimer = setInterval(() => {
-      void this.#ensureScheduled()
-    }, SCHEDULE_CHECK_INTERVAL_MS)
-    this.#scheduleTimer.unref()
+    await this.#scheduler.start()
   }
 
   stopWorker(): void {
-    clearInterval(this.#scheduleTimer)
+    this.#scheduler.stop()
   }
 
   /**
@@ -228,7 +197,7 @@ export class DriftService {
         (await drift.listActive(db, kind)).find((run) => run.status === 'queued'))
     if (found?.status === 'finished' || found?.status === 'failed') {
       logger.info('Drift job skipped; its run has ended', { runId: found.id, status: found.status })
-      await this.#scheduleNext(kind, logger)
+      await this.#scheduler.scheduleNext(kind, logger)
       return
     }
     const run = found
@@ -240,7 +209,7 @@ export class DriftService {
           jobId: job.id,
           now: clock.now(),
         })
-    await this.#failAbandoned(kind, run.id, logger)
+    await this.#scheduler.failAbandoned(kind, run.id, logger)
     const runLogger = logger.child({ runId: run.id })
     if (run.attempts > 1) runLogger.info('Drift run resumed', { attempt: run.attempts })
 
@@ -267,7 +236,7 @@ export class DriftService {
       runLogger.error('Drift run failed after its last retry', errorFields(error))
     }
 
-    await this.#scheduleNext(kind, logger)
+    await this.#scheduler.scheduleNext(kind, logger)
     const pruned = await drift.deleteEndedBefore(
       db,
       new Date(clock.now().getTime() - RUN_RETENTION_MS),
@@ -299,136 +268,6 @@ export class DriftService {
       now: clock.now(),
     })
     logger.info('Drift verification counts', { ...counts })
-  }
-
-  /**
-   * Marks the kind's other running runs failed. This job has the kind's one active slot, so no
-   * worker runs them any more: their worker died and pg-boss gave up on its job.
-   */
-  async #failAbandoned(kind: DriftKind, currentId: string, logger: Logger): Promise<void> {
-    const { db, drift, clock } = this.#deps
-    for (const run of await drift.listActive(db, kind)) {
-      if (run.id === currentId || run.status !== 'running') continue
-      await drift.recordFailure(db, run.id, {
-        status: 'failed',
-        error: 'The worker running it stopped, and its job was not retried',
-        now: clock.now(),
-      })
-      logger.warn('Abandoned drift run marked failed', { runId: run.id })
-    }
-  }
-
-  /** Queues the next run of the kind: a queued requested run now, else the scheduled one. */
-  async #scheduleNext(kind: DriftKind, logger: Logger): Promise<void> {
-    const { db, drift, jobs } = this.#deps
-    const queued = (await drift.listActive(db, kind)).find((run) => run.status === 'queued')
-    if (queued) {
-      const jobId = await jobs.send({ kind, runId: queued.id }, {})
-      if (jobId !== null) await drift.setJob(db, queued.id, jobId)
-      return
-    }
-    const seconds = this.#deps.schedule[kind]
-    if (seconds === 0) return
-    await jobs.send({ kind }, { startAfterSeconds: seconds })
-    logger.debug('Next drift run scheduled', { startAfterSeconds: seconds })
-  }
-
-  /**
-   * Gives each kind a job when none waits or runs: for its oldest queued run, else the
-   * scheduled run, due one interval after the last finished run. Runs left `running` by a job
-   * pg-boss gave up on are marked failed on the way. Two processes may do this at once; the
-   * singleton key keeps one job.
-   */
-  async #ensureScheduled(): Promise<void> {
-    const { db, drift, jobs, clock, logger } = this.#deps
-    try {
-      for (const kind of DRIFT_KINDS) {
-        if (await this.#hasLiveJob(kind)) continue
-        const active = await drift.listActive(db, kind)
-        for (const run of active.filter((candidate) => candidate.status === 'running')) {
-          await drift.recordFailure(db, run.id, {
-            status: 'failed',
-            error: 'The worker running it stopped, and its job was not retried',
-            now: clock.now(),
-          })
-          logger.warn('Abandoned drift run marked failed', { runId: run.id, kind })
-        }
-        const queued = active.find((run) => run.status === 'queued')
-        if (queued) {
-          const jobId = await jobs.send({ kind, runId: queued.id }, {})
-          if (jobId !== null) await drift.setJob(db, queued.id, jobId)
-          continue
-        }
-        const seconds = this.#deps.schedule[kind]
-        if (seconds === 0) continue
-        const last = await drift.lastFinished(db, kind)
-        const elapsedSeconds = last?.finished_at
-          ? (clock.now().getTime() - last.finished_at.getTime()) / 1000
-          : Number.POSITIVE_INFINITY
-        const startAfterSeconds = Math.max(0, Math.ceil(seconds - elapsedSeconds))
-        await jobs.send({ kind }, { startAfterSeconds })
-        logger.info('Drift run scheduled', { kind, startAfterSeconds })
-      }
-    } catch (error) {
-      logger.error('Drift schedule check failed', errorFields(error))
-    }
-  }
-
-  /** True when a job of the kind waits, or the job of one of its running runs is still alive. */
-  async #hasLiveJob(kind: DriftKind): Promise<boolean> {
-    const { db, drift, jobs } = this.#deps
-    if ((await jobs.listWaiting(kind)).length > 0) return true
-    for (const run of await drift.listActive(db, kind)) {
-      if (run.status === 'running' && run.job_id && (await jobs.stateOf(run.job_id)) === 'active') {
-        return true
-      }
-    }
-    return false
-  }
-
-  /**
-   * Returns true when an active run will still run or finish. A running run whose job pg-boss
-   * gave up on is marked failed. A queued run without a live job, as after a lost send, gets a
-   * new one.
-   */
-  async #keepAlive(trx: Executor, run: DriftRunRow): Promise<boolean> {
-    const { drift, jobs, clock, logger } = this.#deps
-    const state = run.job_id ? await jobs.stateOf(run.job_id) : null
-    if (state === 'created' || state === 'retry' || state === 'active') return true
-    if (run.status === 'running') {
-      await drift.recordFailure(trx, run.id, {
-        status: 'failed',
-        error: 'The worker running it stopped, and its job was not retried',
-        now: clock.now(),
-      })
-      logger.warn('Abandoned drift run marked failed', { runId: run.id, kind: run.kind })
-      return false
-    }
-    if (!(await this.#hasLiveJob(run.kind))) {
-      const jobId = await jobs.send({ kind: run.kind, runId: run.id }, {}, trx)
-      if (jobId !== null) await drift.setJob(trx, run.id, jobId)
-    }
-    return true
-  }
-
-  /** Inserts a queued run and sends its job, replacing a scheduled job that waits. */
-  async #queueRun(trx: Executor, kind: DriftKind, requestedBy: DriftRequester): Promise<DriftRun> {
-    const { drift, jobs, clock } = this.#deps
-    const run = await drift.insertRun(trx, {
-      kind,
-      status: 'queued',
-      requestedBy,
-      jobId: null,
-      now: clock.now(),
-    })
-    // The stately queue keeps one waiting job per kind, and a scheduled job, delayed or not,
-    // would take that place; the new job replaces it. When pg-boss still drops the send, the
-    // job that waits takes this run when it starts, as it takes the oldest queued run.
-    const scheduled = (await jobs.listWaiting(kind)).filter((job) => job.runId === undefined)
-    await jobs.cancel(scheduled.map((job) => job.id))
-    const jobId = await jobs.send({ kind, runId: run.id }, {}, trx)
-    if (jobId !== null) await drift.setJob(trx, run.id, jobId)
-    return toDriftRun({ ...run, job_id: jobId })
   }
 
   /** Runs `work` in a transaction that holds the kind's request lock, so requests queue one run. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { loadConfig } from '../platform/config.ts'
-import { driftScheduleOf } from './drift.service.ts'
+import { driftScheduleOf } from './drift-scheduler.ts'
 
 describe('driftScheduleOf', () => {
   it('uses the catch-up and verification intervals by default', () => {
