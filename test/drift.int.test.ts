@@ -31,40 +31,40 @@ afterAll(async () => {
   await t.stop()
 })
 
-async function postRun(kind: string): Promise<Response> {
-  return t.api('POST', '/sync/drift/runs', { kind })
+async function postRun(kind: string, registry = t): Promise<Response> {
+  return registry.api('POST', '/sync/drift/runs', { kind })
 }
 
-async function getRun(id: string): Promise<DriftRun> {
-  const response = await t.api('GET', `/sync/drift/runs/${id}`)
+async function getRun(id: string, registry = t): Promise<DriftRun> {
+  const response = await registry.api('GET', `/sync/drift/runs/${id}`)
   expect(response.status).toBe(200)
   return (await response.json()) as DriftRun
 }
 
-async function waitForRunEnd(id: string): Promise<DriftRun> {
+async function waitForRunEnd(id: string, registry = t): Promise<DriftRun> {
   return waitFor(`drift run ${id} ended`, async () => {
-    const run = await getRun(id)
+    const run = await getRun(id, registry)
     return run.status === 'finished' || run.status === 'failed' ? run : undefined
   })
 }
 
 /** Starts a run, waiting first for a requested run of the kind that is still active. */
-async function runDrift(kind: 'catch-up' | 'verification'): Promise<DriftRun> {
-  let response = await postRun(kind)
+async function runDrift(kind: 'catch-up' | 'verification', registry = t): Promise<DriftRun> {
+  let response = await postRun(kind, registry)
   if (response.status === 409) {
     const problem = (await response.json()) as { runId: string }
-    await waitForRunEnd(problem.runId)
-    response = await postRun(kind)
+    await waitForRunEnd(problem.runId, registry)
+    response = await postRun(kind, registry)
   }
   expect(response.status).toBe(202)
-  const run = await waitForRunEnd(((await response.json()) as DriftRun).id)
+  const run = await waitForRunEnd(((await response.json()) as DriftRun).id, registry)
   expect(run.error).toBeNull()
   expect(run.status).toBe('finished')
   return run
 }
 
-async function findingsOf(runId: string): Promise<DriftFinding[]> {
-  const response = await t.api('GET', `/sync/drift/runs/${runId}/findings?limit=200`)
+async function findingsOf(runId: string, registry = t): Promise<DriftFinding[]> {
+  const response = await registry.api('GET', `/sync/drift/runs/${runId}/findings?limit=200`)
   expect(response.status).toBe(200)
   return ((await response.json()) as { items: DriftFinding[] }).items
 }
@@ -90,8 +90,8 @@ async function getPatient(id: string): Promise<Response> {
   return t.api('GET', `/patients/${id}`)
 }
 
-async function patientsWithFhirId(fhirId: string): Promise<Patient[]> {
-  const response = await t.api('GET', `/patients?fhirId=${fhirId}`)
+async function patientsWithFhirId(fhirId: string, registry = t): Promise<Patient[]> {
+  const response = await registry.api('GET', `/patients?fhirId=${fhirId}`)
   expect(response.status).toBe(200)
   return ((await response.json()) as { items: Patient[] }).items
 }
@@ -259,6 +259,69 @@ describe('verification', () => {
       const stored: FhirPatient = await readFhir(t, 'patient', fhirIdOf(synced))
       return stored.birthDate === '1950' ? true : undefined
     })
+  })
+})
+
+describe('verification of a type that flows only from FHIR', () => {
+  let fromFhir: TestRegistry
+
+  beforeAll(async () => {
+    fromFhir = await startTestRegistry('drift_from_fhir', {
+      REGISTER_SUBSCRIPTIONS: 'false',
+      SYNC_DIRECTION: 'Patient=from-fhir',
+    })
+    await runDrift('catch-up', fromFhir)
+  })
+
+  afterAll(async () => {
+    await fromFhir.stop()
+  })
+
+  it('takes FHIR values instead of pushing', async () => {
+    const response = await fromFhir.hospital.transaction(
+      patientWithConditionsBundle(hospitalPatient(`drift-${crypto.randomUUID()}`), [
+        MULTIPLE_SCLEROSIS,
+      ]),
+    )
+    const fhirId = createdIds(response).Patient[0] ?? ''
+    await runDrift('catch-up', fromFhir)
+    const [enrolled] = await waitFor('patient enrolled', async () => {
+      const found = await patientsWithFhirId(fhirId, fromFhir)
+      return found.length > 0 ? found : undefined
+    })
+    const id = enrolled?.id ?? ''
+    const versionBefore = (await readFhir(fromFhir, 'patient', fhirId)).meta?.versionId
+    await fromFhir.registry.db
+      .updateTable('patients')
+      .set({ gender: 'other' })
+      .where('id', '=', id)
+      .execute()
+
+    const run = await runDrift('verification', fromFhir)
+
+    const findings = (await findingsOf(run.id, fromFhir)).filter((item) => item.entityId === id)
+    expect(findings).toMatchObject([{ kind: 'diverged', fields: ['gender'], action: 'take-fhir' }])
+    expect(run.counts.fhirValuesTaken).toBe(1)
+    expect(run.counts.pushesQueued).toBe(0)
+    const row = await fromFhir.registry.db
+      .selectFrom('patients')
+      .select(['gender', 'sync_state', 'identifiers'])
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow()
+    expect(row.gender).toBe('male')
+    expect(row.sync_state).toBe('synced')
+    // The registry identifier never reaches FHIR for this type, and taking FHIR's values keeps it.
+    expect(row.identifiers).toContainEqual(
+      expect.objectContaining({ system: fromFhir.identifierSystem }),
+    )
+    const audit = await fromFhir.registry.db
+      .selectFrom('audit_log')
+      .select(['source', 'action'])
+      .where('entity_id', '=', id)
+      .where('source', '=', 'drift')
+      .execute()
+    expect(audit).toEqual([{ source: 'drift', action: 'update' }])
+    expect((await readFhir(fromFhir, 'patient', fhirId)).meta?.versionId).toBe(versionBefore)
   })
 })
 

@@ -3,6 +3,9 @@ import {
   FINDING_KINDS,
   chunkIds,
   classifyRow,
+  differingFields,
+  fhirSideView,
+  registryKeptFields,
   repairFor,
   type FhirSnapshot,
   type RowSnapshot,
@@ -130,6 +133,61 @@ describe('repairFor', () => {
     expect(repairFor('diverged', 'from-fhir')).toBe('take-fhir')
     expect(repairFor('missed-change', 'from-fhir')).toBe('merge')
     expect(repairFor('unsynced', 'from-fhir')).toBe('none')
+  })
+})
+
+describe('registryKeptFields', () => {
+  const rules = { gender: 'lww', registryIdentifier: 'registry', identifiers: 'fhir' } as const
+
+  it('keeps registry-owned fields of a type that flows from FHIR', () => {
+    expect([...registryKeptFields(rules, 'from-fhir')]).toEqual(['registryIdentifier'])
+  })
+
+  it('keeps nothing for a type that is pushed', () => {
+    expect(registryKeptFields(rules, 'two-way').size).toBe(0)
+    expect(registryKeptFields(rules, 'to-fhir').size).toBe(0)
+  })
+})
+
+describe('differingFields', () => {
+  const registry = {
+    gender: 'male',
+    names: [{ family: 'A' }],
+    registryIdentifier: [{ value: '1' }],
+  }
+
+  it('names each field that differs', () => {
+    const fhir = { gender: 'female', names: [{ family: 'B' }], registryIdentifier: [] }
+
+    expect(differingFields(registry, fhir, new Set())).toEqual([
+      'gender',
+      'names',
+      'registryIdentifier',
+    ])
+  })
+
+  it('compares values, not key order or missing against null', () => {
+    const fhir = { names: [{ family: 'A' }], gender: 'male', registryIdentifier: [{ value: '1' }] }
+
+    expect(differingFields({ ...registry, deceased: null }, fhir, new Set())).toEqual([])
+  })
+
+  it('leaves out kept fields', () => {
+    const fhir = { ...registry, registryIdentifier: [] }
+
+    expect(differingFields(registry, fhir, new Set(['registryIdentifier']))).toEqual([])
+  })
+})
+
+describe('fhirSideView', () => {
+  it("takes FHIR's values but the kept ones", () => {
+    const registry = { gender: 'male', registryIdentifier: [{ value: '1' }] }
+    const fhir = { gender: 'female', registryIdentifier: [] }
+
+    expect(fhirSideView(registry, fhir, new Set(['registryIdentifier']))).toEqual({
+      gender: 'female',
+      registryIdentifier: [{ value: '1' }],
+    })
   })
 })
 

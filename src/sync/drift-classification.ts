@@ -1,3 +1,6 @@
+import type { MergeView } from '../merge/field-merge.ts'
+import type { MergeRule } from '../merge/merge-rules.ts'
+import { sameValue } from '../platform/canonical-json.ts'
 import type { SyncState } from '../platform/db.ts'
 import type { SyncDirection } from '../platform/sync-modes.ts'
 
@@ -122,6 +125,40 @@ const PREFERRED_REPAIRS: Record<FindingKind, RepairAction> = {
 
 function finding(kind: FindingKind): Finding {
   return { kind, fields: [] }
+}
+
+/**
+ * Returns the merge fields that a type flowing only from FHIR keeps as the registry has them:
+ * those with the `registry` rule, such as the registry identifier, which are never pushed and
+ * so never reach FHIR. Other directions keep none, because their pushes bring FHIR in step.
+ */
+export function registryKeptFields(
+  rules: Readonly<Record<string, MergeRule>>,
+  direction: SyncDirection,
+): Set<string> {
+  if (direction !== 'from-fhir') return new Set()
+  return new Set(Object.keys(rules).filter((field) => rules[field] === 'registry'))
+}
+
+/** Names the merge fields whose values differ between the two views, apart from `kept`. */
+export function differingFields(
+  registry: MergeView,
+  fhir: MergeView,
+  kept: ReadonlySet<string>,
+): string[] {
+  const fields = new Set([...Object.keys(registry), ...Object.keys(fhir)])
+  return [...fields].filter((field) => !kept.has(field) && !sameValue(registry[field], fhir[field]))
+}
+
+/** Returns FHIR's view with the `kept` fields as the registry has them. */
+export function fhirSideView(
+  registry: MergeView,
+  fhir: MergeView,
+  kept: ReadonlySet<string>,
+): MergeView {
+  const view = { ...fhir }
+  for (const field of kept) view[field] = registry[field]
+  return view
 }
 
 /**

@@ -7,12 +7,15 @@ import type { Clock } from '../platform/clock.ts'
 import type { Database } from '../platform/db.ts'
 import type { Logger } from '../platform/logger.ts'
 import { QUEUES, transactionWithJobs, type JobQueue } from '../platform/queue.ts'
-import { changedFieldNames, recordSyncPoint } from '../platform/sync-columns.ts'
+import { recordSyncPoint } from '../platform/sync-columns.ts'
 import type { SyncModes } from '../platform/sync-modes.ts'
 import type { DriftRepository, NewFinding } from './drift.repository.ts'
 import {
   chunkIds,
   classifyRow,
+  differingFields,
+  fhirSideView,
+  registryKeptFields,
   repairFor,
   type FhirSnapshot,
   type FindingKind,
@@ -134,6 +137,7 @@ export class DriftVerification {
     const entity = this.#deps.merge.entity(entityType)
     const resourceType = RESOURCE_TYPES[entityType]
     const direction = this.#deps.syncModes[resourceType].direction
+    const kept = registryKeptFields(entity.rules, direction)
     const states = await this.#readStates(
       resourceType,
       rows.map((row) => row.fhir_id ?? ''),
@@ -146,16 +150,24 @@ export class DriftVerification {
       const state = states.get(row.fhir_id ?? '') ?? { status: 'missing' }
       const resource = state.status === 'found' ? state.resource : null
       const differing = resource
-        ? changedFieldNames(entity.fieldsOfResource(resource), entity.fieldsOfRow(row))
+        ? differingFields(
+            entity.toView(entity.fieldsOfRow(row)),
+            entity.toView(entity.fieldsOfResource(resource)),
+            kept,
+          )
         : []
       const fhir: FhirSnapshot = resource
         ? { status: 'found', versionId: versionIdOf(resource) }
         : { status: state.status === 'deleted' ? 'deleted' : 'missing' }
+      // A type that only flows from FHIR is never pushed, so a pending or failed state there is
+      // no push on its way and no push to repair.
+      const syncState =
+        direction === 'from-fhir' && row.sync_state !== 'conflict' ? 'synced' : row.sync_state
       const finding = classifyRow(
         {
           deleted: row.deleted_at !== null,
           fhirVersionId: row.fhir_version_id,
-          syncState: row.sync_state,
+          syncState,
           updatedAt: row.updated_at,
         },
         fhir,
@@ -259,8 +271,9 @@ export class DriftVerification {
 
   /**
    * Writes FHIR's mapped fields into the row of a type that only flows from FHIR, when both still
-   * name the same version. A merge cannot do it, because it ignores a version the row recorded.
-   * Returns false when the row moved on meanwhile; the next run looks again.
+   * name the same version. Registry-owned fields, such as the registry identifier, stay. A merge
+   * cannot do it, because it ignores a version the row recorded. Returns false when the row
+   * moved on meanwhile; the next run looks again.
    */
   async #takeFhirValues(
     entityType: EntityType,
@@ -270,12 +283,16 @@ export class DriftVerification {
     const { db, audit, clock } = this.#deps
     const entity = this.#deps.merge.entity(entityType)
     const versionId = versionIdOf(resource)
-    const fields = entity.fieldsOfResource(resource)
+    const fhirFields = entity.fieldsOfResource(resource)
+    const kept = registryKeptFields(entity.rules, 'from-fhir')
 
     return db.transaction().execute(async (trx) => {
       const row = await entity.findByFhirId(trx, resource.id ?? '', { forUpdate: true })
       if (!row || row.deleted_at !== null || row.fhir_version_id !== versionId) return false
       const before = entity.fieldsOfRow(row)
+      const fields = entity.fromView(
+        fhirSideView(entity.toView(before), entity.toView(fhirFields), kept),
+      )
       if (sameValue(before, fields)) return false
 
       const now = clock.now()
@@ -297,7 +314,7 @@ export class DriftVerification {
       await recordSyncPoint(trx, entity.table, row.id, {
         fhirVersionId: versionId,
         fhirLastUpdated: resource.meta?.lastUpdated ? new Date(resource.meta.lastUpdated) : null,
-        base: fields,
+        base: fhirFields,
         rowVersion: updated.version,
         inStep: true,
       })
