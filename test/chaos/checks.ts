@@ -64,10 +64,10 @@ class Index {
   }
 
   /**
-   * True when an open `(deleted)` conflict keeps the row's delete from going on. A patient's
-   * delete also waits for such a conflict of one of its conditions, because the patient and its
-   * conditions are deleted in one FHIR transaction, and that transaction waits as a whole. For
-   * the same reason a condition of a deleted patient waits for its patient's conflict.
+   * True when an open `(deleted)` conflict keeps the row's delete from going on. A deleted
+   * patient and its deleted conditions go to FHIR in one transaction, which waits as a whole, so
+   * a patient's delete also waits for such a conflict of one of its conditions, and a condition
+   * deleted with its patient waits for whatever holds the patient.
    */
   deleteHeld(entityType: EntityType, row: Row): boolean {
     const heldByOwn = (type: EntityType, id: string) =>
@@ -78,7 +78,7 @@ class Index {
       return conditions.some((condition) => heldByOwn('condition', condition.id))
     }
     const patient = this.patient((row as ConditionRow).patient_id)
-    return patient?.deleted_at != null && heldByOwn('patient', patient.id)
+    return patient?.deleted_at != null && this.deleteHeld('patient', patient)
   }
 
   audit(entityType: EntityType, id: string): AuditRow[] {
