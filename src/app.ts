@@ -202,6 +202,9 @@ export async function createRegistry(
       resourceTypes: SYNCED_RESOURCE_TYPES.filter((type) => pullsFromFhir(config.syncModes[type])),
       pageSize: config.DRIFT_PAGE_SIZE,
       overlapSeconds: config.DRIFT_OVERLAP_SECONDS,
+      pushedTypes: (['patient', 'condition'] as const).filter((type) =>
+        pushesToFhir(config.syncModes[type === 'patient' ? 'Patient' : 'Condition']),
+      ),
     }),
     verification: new DriftVerification({
       db,

@@ -229,6 +229,59 @@ describe('push failures', () => {
   })
 })
 
+/** Requests a drift catch-up through the admin API and waits until it ends. */
+async function runCatchUp(): Promise<{ status: string; counts: Record<string, number> }> {
+  const requested = await t.api('POST', '/sync/drift/runs', { kind: 'catch-up' })
+  expect(requested.status).toBe(202)
+  const run = (await requested.json()) as { id: string }
+  return waitFor('catch-up run finished', async () => {
+    const response = await t.api('GET', `/sync/drift/runs/${run.id}`)
+    const body = (await response.json()) as { status: string; counts: Record<string, number> }
+    return body.status === 'finished' || body.status === 'failed' ? body : undefined
+  })
+}
+
+describe('stale jobs', () => {
+  it('queues the push of a pending row whose job was lost', async () => {
+    const patient = await createPatient()
+    await waitForState(patient.id, 'synced')
+    // A committed change whose job died with its process: pending, old, and no job queued.
+    await sql`
+      update patients
+      set gender = 'other', version = version + 1, sync_state = 'pending',
+        updated_at = now() - interval '10 minutes'
+      where id = ${patient.id}`.execute(t.registry.db)
+
+    const finished = await runCatchUp()
+
+    expect(finished.status).toBe('finished')
+    expect(finished.counts.stalePushesQueued).toBeGreaterThanOrEqual(1)
+    await waitForState(patient.id, 'synced')
+    const stored = await t.hospital.read<FhirPatient>('Patient', patient.id)
+    expect(stored?.gender).toBe('other')
+  })
+
+  it('queues the merge of a notification whose job was lost', async () => {
+    const patient = await createPatient()
+    const synced = await waitForState(patient.id, 'synced')
+    const inserted = await sql<{ id: string }>`
+      insert into fhir_notifications (received_at, method, resource_type, resource_id, version_id)
+      values (now() - interval '10 minutes', 'PUT', 'Patient', ${patient.id}, ${synced.fhirVersionId})
+      returning id`.execute(t.registry.db)
+    const notificationId = inserted.rows[0]?.id
+
+    const finished = await runCatchUp()
+
+    expect(finished.counts.staleMergesQueued).toBeGreaterThanOrEqual(1)
+    const processed = await waitFor('notification processed', async () => {
+      const result = await sql<{ outcome: string | null }>`
+        select outcome from fhir_notifications where id = ${notificationId}`.execute(t.registry.db)
+      return result.rows[0]?.outcome ?? undefined
+    })
+    expect(processed).toBe('stale')
+  })
+})
+
 describe('sync status', () => {
   it('reports modes, queues, rows and active Subscriptions', async () => {
     const body = await status()

@@ -1,4 +1,4 @@
-import { fromKysely, PgBoss, type Job, type QueuePolicy } from 'pg-boss'
+import { fromKysely, PgBoss, type Job, type JobResult, type QueuePolicy } from 'pg-boss'
 import type { Kysely, Transaction } from 'kysely'
 import type { Database, Executor } from './db.ts'
 import { errorFields, type Logger } from './logger.ts'
@@ -252,8 +252,57 @@ export class PgBossQueue implements JobQueue {
         localConcurrency: concurrency,
         pollingIntervalSeconds: 1,
         notifyPollingIntervalSeconds: 1,
+        // Without it a worker fetches once per polling interval even while a backlog waits.
+        burstWhenBatchFull: true,
       },
       handler,
+    )
+  }
+
+  /**
+   * Runs `handler` for every job of `queue`, fetched up to `batchSize` at a time and handled one
+   * after another, `concurrency` batches at a time. Each job settles on its own: one that throws
+   * is failed, and retried or dead-lettered by the queue's settings, without touching the others.
+   * Fetching in batches lets a worker drain a backlog without a polling pause between jobs.
+   */
+  async workEach<Q extends QueueName>(
+    queue: Q,
+    concurrency: number,
+    batchSize: number,
+    handler: (job: Job<JobDataByQueue[Q]>) => Promise<void>,
+  ): Promise<void> {
+    await this.boss.work<JobDataByQueue[Q]>(
+      queue,
+      {
+        batchSize,
+        localConcurrency: concurrency,
+        pollingIntervalSeconds: 1,
+        notifyPollingIntervalSeconds: 1,
+        burstWhenBatchFull: batchSize > 1,
+        perJobResults: true,
+      },
+      async (jobs) => {
+        const results: JobResult[] = []
+        for (const job of jobs) {
+          try {
+            await handler(job)
+            results.push({ id: job.id, status: 'completed' })
+          } catch (error) {
+            this.#logger.warn('Job failed; the queue retries it', {
+              ...errorFields(error),
+              jobId: job.id,
+              queue: job.name,
+              retryCount: job.retryCount,
+            })
+            results.push({
+              id: job.id,
+              status: 'failed',
+              output: { message: error instanceof Error ? error.message : String(error) },
+            })
+          }
+        }
+        return results
+      },
     )
   }
 
@@ -313,8 +362,8 @@ export async function transactionWithJobs<T>(
       },
     }),
   )
-  // TODO: a crash right after the commit loses the repeat of a dropped send. Nothing re-scans
-  // pending rows yet, so such a change waits for the next edit of its row or a drift verification.
+  // A crash right after the commit loses the repeat of a dropped send. The drift catch-up then
+  // queues the job again for rows pending, and notifications unprocessed, for over 2 minutes.
   for (const job of dropped) {
     await queue.send(job.queue, job.data, { singletonKey: job.singletonKey })
   }

@@ -4,10 +4,11 @@ import type { FhirClient } from '../fhir/fhir-client.ts'
 import type { Clock } from '../platform/clock.ts'
 import type { Database } from '../platform/db.ts'
 import type { Logger } from '../platform/logger.ts'
-import type { JobQueue } from '../platform/queue.ts'
+import type { EntityType, JobQueue } from '../platform/queue.ts'
 import type { SyncedResourceType } from '../platform/sync-modes.ts'
 import type { DriftRepository } from './drift.repository.ts'
 import { feedToMerge } from './drift-feed.ts'
+import { requeueStaleMerges, requeueStalePushes } from './stale-jobs.ts'
 import {
   UNKNOWN_RESOURCE,
   alreadySeen,
@@ -33,6 +34,10 @@ export interface CatchUpCounts {
   unreadable: number
   /** Resource types read for the first time, whose cursor starts at HAPI's current time. */
   cursorsStarted: number
+  /** Pending rows without a push on its way, whose push was queued again. */
+  stalePushesQueued: number
+  /** Resources with a notification left without a merge job, whose merge was queued again. */
+  staleMergesQueued: number
 }
 
 export interface CatchUpResult {
@@ -54,7 +59,15 @@ export interface DriftCatchUpDeps {
   resourceTypes: readonly SyncedResourceType[]
   pageSize: number
   overlapSeconds: number
+  /** Types whose registry changes are pushed, for the re-queue of stale pushes. */
+  pushedTypes: readonly EntityType[]
 }
+
+/**
+ * Age after which a pending row, or an unprocessed notification, is taken to have lost its job,
+ * in seconds. A job normally starts within a second or two.
+ */
+const STALE_JOB_SECONDS = 120
 
 /**
  * Reads HAPI's history of each pulled resource type since its cursor and feeds every change the
@@ -99,6 +112,19 @@ export class DriftCatchUp {
     for (const next of nextCursors) {
       await drift.saveCursor(db, { ...next, runId, now })
     }
+    counts.stalePushesQueued = await requeueStalePushes(
+      db,
+      this.#deps.queue,
+      this.#deps.pushedTypes,
+      STALE_JOB_SECONDS,
+      now,
+    )
+    counts.staleMergesQueued = await requeueStaleMerges(
+      db,
+      this.#deps.queue,
+      STALE_JOB_SECONDS,
+      now,
+    )
     return {
       counts,
       cursorFrom: earliest(sinces),
@@ -173,6 +199,8 @@ function emptyCounts(): CatchUpCounts {
     deletes: 0,
     unreadable: 0,
     cursorsStarted: 0,
+    stalePushesQueued: 0,
+    staleMergesQueued: 0,
   }
 }
 

@@ -27,7 +27,7 @@ export const driftRunSchema = z
     }),
     counts: z.record(z.string(), z.number()).openapi({
       description:
-        'Catch-up: `read`, `repeats`, `queued`, `skipped`, `deletes`, `unreadable`, `cursorsStarted`. Verification: `checked`, `findings`, one count per finding kind, `mergesQueued`, `pushesQueued`, `fhirValuesTaken`, `notRepaired`',
+        'Catch-up: `read`, `repeats`, `queued`, `skipped`, `deletes`, `unreadable`, `cursorsStarted`, `stalePushesQueued`, `staleMergesQueued`. Verification: `checked`, `findings`, one count per finding kind, `mergesQueued`, `pushesQueued`, `fhirValuesTaken`, `notRepaired`',
       example: { read: 12, repeats: 0, queued: 3, skipped: 9, deletes: 1 },
     }),
     error: z.string().nullable().openapi({ description: 'Why the last attempt failed' }),

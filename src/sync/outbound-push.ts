@@ -70,7 +70,12 @@ export class OutboundPush {
   }
 
   async push(job: PushJobData, requestId: string): Promise<PushOutcome> {
-    if (!pushesToFhir(this.#modeOf(job.entityType))) return 'skipped'
+    if (!pushesToFhir(this.#modeOf(job.entityType))) {
+      // FHIR is the only writer of this type, so the row is as synced as the merge left it; a
+      // push queued at enrolment for the registry identifier has nothing to do.
+      await setSyncState(this.#deps.db, TABLES[job.entityType], job.entityId, 'synced')
+      return 'skipped'
+    }
     for (let round = 1; round <= MAX_VERSION_CONFLICT_ROUNDS; round++) {
       try {
         return job.entityType === 'patient'

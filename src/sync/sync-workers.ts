@@ -47,6 +47,9 @@ export interface SyncWorkersDeps {
   drift: Pick<DriftService, 'startWorker'>
 }
 
+/** Merge jobs a worker fetches at once; they run one after another. */
+const MERGE_BATCH_SIZE = 10
+
 /** HAPI keeps at most 16 characters of X-Request-ID in meta.source, letters and digits are safe. */
 function fhirRequestId(jobId: string): string {
   return jobId.replaceAll('-', '').slice(0, 16)
@@ -77,7 +80,9 @@ export class SyncWorkers {
     await queue.workBatch(QUEUES.fhirPush, concurrency, this.#deps.pushBatchSize, (jobs) =>
       this.handlePushBatch(jobs),
     )
-    await queue.work(QUEUES.fhirMerge, concurrency, (job) => this.handleMerge(job))
+    await queue.workEach(QUEUES.fhirMerge, concurrency, MERGE_BATCH_SIZE, (job) =>
+      this.handleMerge(job),
+    )
     await this.#deps.drift.startWorker()
   }
 
