@@ -64,10 +64,10 @@ class Index {
   }
 
   /**
-   * True when an open `(deleted)` conflict keeps the row's delete from going on. A deleted
-   * patient and its deleted conditions go to FHIR in one transaction, which waits as a whole, so
-   * a patient's delete also waits for such a conflict of one of its conditions, and a condition
-   * deleted with its patient waits for whatever holds the patient.
+   * True when an open `(deleted)` conflict keeps the row's delete back. A deleted patient and its
+   * deleted conditions go to FHIR in one transaction, which waits as a whole. So a patient's
+   * delete also waits for such a conflict of one of its conditions, and a condition deleted with
+   * its patient waits for whatever keeps the patient's delete back.
    */
   deleteHeld(entityType: EntityType, row: Row): boolean {
     const heldByOwn = (type: EntityType, id: string) =>
@@ -142,9 +142,9 @@ function partKeys(shape: FieldShape, value: unknown): (string | null)[] {
 
 /**
  * Compares every registry row with HAPI, field by field and part by part. A part that differs
- * must have exactly one open conflict (its field and item key); a deleted row must be gone from
- * HAPI unless an open `(deleted)` conflict holds the delete. Every Patient and Condition in HAPI
- * must have a registry row, because every Patient the workload creates there is neurological.
+ * must have exactly one open conflict (its field and item key). A deleted row must be gone from
+ * HAPI unless an open `(deleted)` conflict keeps the delete back. Every Patient and Condition in
+ * HAPI must have a registry row, because every Patient the workload creates there is neurological.
  */
 export function findDivergences(state: FinalState): string[] {
   const index = new Index(state)
@@ -231,11 +231,11 @@ function divergencesOfRow(index: Index, entityType: EntityType, row: Row): strin
 const LIST_FIELDS = new Set(['names', 'telecom', 'addresses'])
 
 /**
- * Checks that the last value each side wrote to each (entity, field) was not lost: it is the
- * final value (each element of it, for list fields), or it appears in a conflict of the entity
- * (as the registry's or FHIR's value) or in an audit row of the entity (before or after). Edits of
- * an entity that the same side deleted later are left out, because that side's own delete
- * replaces them.
+ * Checks that the last value each side wrote to each (entity, field) was not lost. Such a value
+ * must be the final value (each element of it, for list fields), or appear in a conflict of the
+ * entity (as the registry's or FHIR's value) or in an audit row of the entity (before or after).
+ * Edits of an entity that the same side deleted later are left out, because that side's own
+ * delete replaces them.
  */
 export function findLostEdits(state: FinalState, log: WorkloadLog, startedAt: number): string[] {
   const index = new Index(state)
@@ -255,9 +255,9 @@ export function findLostEdits(state: FinalState, log: WorkloadLog, startedAt: nu
 }
 
 function lostEditProblem(index: Index, edit: Edit, startedAt: number): string | null {
-  const what = `${edit.side} edit #${edit.seq} at +${((edit.at - startedAt) / 1000).toFixed(1)} s of ${edit.entityType} ${edit.fhirId} ${edit.field} = ${json(edit.value)}`
+  const description = `${edit.side} edit #${edit.seq} at +${((edit.at - startedAt) / 1000).toFixed(1)} s of ${edit.entityType} ${edit.fhirId} ${edit.field} = ${json(edit.value)}`
   const row = index.rowByFhirId(edit.entityType, edit.fhirId)
-  if (!row) return `${what}: no registry row has this FHIR id`
+  if (!row) return `${description}: no registry row has this FHIR id`
 
   const fields: Record<string, unknown> =
     edit.entityType === 'patient'
@@ -288,10 +288,10 @@ function lostEditProblem(index: Index, edit: Edit, startedAt: number): string | 
       : edit.entityType === 'patient'
         ? patientFieldsFromResource(resource as FhirPatient)
         : conditionFieldsFromResource(resource as FhirCondition)
-  return `${what}: lost. ${describeRow(edit.entityType, row)}${row.deleted_at ? ' deleted' : ''} holds ${json(fields[edit.field])}, HAPI ${resource ? json(fhirFields?.[edit.field]) : 'has no resource'}; ${index.conflicts(edit.entityType, row.id).length} conflicts, ${index.audit(edit.entityType, row.id).length} audit rows`
+  return `${description}: lost. ${describeRow(edit.entityType, row)}${row.deleted_at ? ' deleted' : ''} holds ${json(fields[edit.field])}, HAPI ${resource ? json(fhirFields?.[edit.field]) : 'has no resource'}; ${index.conflicts(edit.entityType, row.id).length} conflicts, ${index.audit(edit.entityType, row.id).length} audit rows`
 }
 
-/** The values a field holds, split into elements for list fields. */
+/** Returns the values of a field, split into elements for list fields. */
 function candidateValues(value: unknown, isList: boolean): unknown[] {
   if (!isList) return [value ?? null]
   return Array.isArray(value) ? value : []
@@ -299,7 +299,7 @@ function candidateValues(value: unknown, isList: boolean): unknown[] {
 
 function conflictValues(conflict: ConflictRow, field: string, isList: boolean): unknown[] {
   if (conflict.field_path === field) {
-    // A conflict of a list field holds one element (item_key) or, for a value field, the value.
+    // A conflict of a list field contains one element (item_key), of a value field the value.
     return [conflict.registry_value, conflict.fhir_value].flatMap((value) =>
       isList && Array.isArray(value) ? (value as unknown[]) : [value ?? null],
     )
@@ -322,10 +322,10 @@ function auditValues(entry: unknown, field: string, isList: boolean): unknown[] 
 }
 
 /**
- * Checks that no resource was created twice: each registry patient's registry identifier is on
- * exactly one Patient in HAPI (none once its delete reached HAPI), that Patient is the row's
- * FHIR resource, no two rows share a FHIR id, and no Patient or Condition in HAPI's history was
- * created again after HAPI deleted it.
+ * Checks that no resource was created twice. Each registry patient's registry identifier must be
+ * on exactly one Patient in HAPI (none once its delete reached HAPI), and that Patient must be the
+ * row's FHIR resource. No two rows may share a FHIR id, and no Patient or Condition in HAPI's
+ * history may be written again after HAPI deleted it.
  */
 export function findDuplicates(state: FinalState): string[] {
   const index = new Index(state)
@@ -388,11 +388,12 @@ export function findDuplicates(state: FinalState): string[] {
 }
 
 /**
- * Checks that no work was left undone: no sync job pending (other than a parked merge's delayed
- * retry or the next scheduled drift run), no row `failed` or still `pending` (unless its delete
- * waits for a steward), no `(deleted)` conflict left open after both sides deleted the entity, no
- * notification left unprocessed that is not parked, and no job in a dead-letter queue. Dead letters come last,
- * because one outage can leave many of them and they would hide the rest.
+ * Checks that no work was left undone. No sync job may be pending, other than a parked merge's
+ * delayed retry or the next scheduled drift run. No row may be `failed`, or still `pending`
+ * unless its delete waits for a steward. No `(deleted)` conflict may stay open after both sides
+ * deleted the entity, no notification may stay unprocessed without being parked, and no job may
+ * sit in a dead-letter queue. Dead letters come last, because one outage can leave many of them
+ * and they would hide the rest.
  */
 export function findStuckWork(state: FinalState, pending: readonly PendingJob[]): string[] {
   const index = new Index(state)

@@ -16,9 +16,9 @@ export interface FaultPlan {
 const KILL_WINDOW = { fromMs: 4_000, beforeEndMs: 6_000 } as const
 
 /**
- * Plans the faults: 3 to 5 SIGKILLs of a random worker, one in each equal slice of the workload
- * so two kills never overlap, and one HAPI stop of 15 to 30 s early enough for HAPI to come back
- * while the workload still runs.
+ * Plans the faults: 3 to 5 SIGKILLs of a random worker and one HAPI stop of 15 to 30 s. Each kill
+ * falls in its own equal slice of the workload, so two kills never overlap. The stop comes early
+ * enough for HAPI to be back while the workload still runs.
  */
 export function planFaults(random: Random, workerCount: number): FaultPlan {
   const workloadMs = random.int(60_000, 75_000)

@@ -37,7 +37,7 @@ export interface JobRow {
   source_retry_count: number | null
 }
 
-/** Both sides after the run: every registry row (deleted too), and what HAPI holds now. */
+/** Both sides after the run: every registry row (deleted too), and what HAPI contains now. */
 export interface FinalState {
   identifierSystem: string
   patients: PatientRow[]

@@ -30,7 +30,7 @@ export interface PendingJob {
  * job are left out, because they are not work the run caused:
  * - the merge job of a parked notification (a Condition whose subject is not resolvable yet).
  *   Parked merges are tried again after 30 s, 2 min, 10 min, 1 h and 6 h, so waiting for them
- *   would take hours; the parked notification itself stays on record and is checked on its own.
+ *   would take hours. The parked notification itself stays on record and is checked on its own.
  * - the drift job that waits for the next scheduled run of its kind (5 min for the catch-up,
  *   6 h for the verification by default). A run requested through the API carries its `runId`.
  * A delayed push retry is not left out: it is a change that has not reached HAPI yet.

@@ -32,9 +32,9 @@ export function seedFrom(value: string | undefined): number {
 }
 
 /**
- * Derives the seed of one named stream (FNV-1a over the name, mixed with the run's seed), so the
- * registry's workload, the hospital's workload and the fault plan each draw their own sequence
- * and one of them taking more turns does not shift the others.
+ * Derives the seed of one named stream (FNV-1a over the name, mixed with the run's seed). The
+ * registry's workload, the hospital's workload and the fault plan each draw their own sequence,
+ * so one of them taking more turns does not shift the others.
  */
 export function streamSeed(seed: number, stream: string): number {
   let hash = 0x811c9dc5 ^ seed
