@@ -63,22 +63,32 @@ class Index {
     return this.conflicts(entityType, id).filter((conflict) => conflict.status === 'open')
   }
 
+  /** True when the entity has an open `(deleted)` conflict, a delete on one side against an edit. */
+  hasDeletionConflict(entityType: EntityType, id: string): boolean {
+    return this.openConflicts(entityType, id).some(
+      (conflict) => conflict.field_path === DELETION_FIELD,
+    )
+  }
+
   /**
-   * True when an open `(deleted)` conflict keeps the row's delete back. A deleted patient and its
-   * deleted conditions go to FHIR in one transaction, which waits as a whole. So a patient's
-   * delete also waits for such a conflict of one of its conditions, and a condition deleted with
-   * its patient waits for whatever keeps the patient's delete back.
+   * True when the registry deleted the row and an open `(deleted)` conflict keeps that delete from
+   * FHIR. A deleted patient and its deleted conditions go to FHIR in one transaction, which waits
+   * as a whole. So a patient's delete also waits for such a conflict of one of its deleted
+   * conditions, and a condition deleted with its patient waits for whatever keeps the patient's
+   * delete back.
    */
   deleteHeld(entityType: EntityType, row: Row): boolean {
-    const heldByOwn = (type: EntityType, id: string) =>
-      this.openConflicts(type, id).some((conflict) => conflict.field_path === DELETION_FIELD)
-    if (heldByOwn(entityType, row.id)) return true
+    if (row.deleted_at === null) return false
+    if (this.hasDeletionConflict(entityType, row.id)) return true
     if (entityType === 'patient') {
       const conditions = this.#conditionsByPatient.get(row.id) ?? []
-      return conditions.some((condition) => heldByOwn('condition', condition.id))
+      return conditions.some(
+        (condition) =>
+          condition.deleted_at !== null && this.hasDeletionConflict('condition', condition.id),
+      )
     }
     const patient = this.patient((row as ConditionRow).patient_id)
-    return patient?.deleted_at != null && this.deleteHeld('patient', patient)
+    return patient !== undefined && this.deleteHeld('patient', patient)
   }
 
   audit(entityType: EntityType, id: string): AuditRow[] {
@@ -173,12 +183,11 @@ export function findDivergences(state: FinalState): string[] {
 
 function divergencesOfRow(index: Index, entityType: EntityType, row: Row): string[] {
   const open = index.openConflicts(entityType, row.id)
-  const deleteHeld = index.deleteHeld(entityType, row)
   const resource = row.fhir_id === null ? undefined : index.fhirResource(entityType, row.fhir_id)
   const described = describeRow(entityType, row)
 
   if (row.deleted_at !== null) {
-    if (resource && !deleteHeld) {
+    if (resource && !index.deleteHeld(entityType, row)) {
       return [
         `${described} is deleted in the registry but HAPI still has v${resource.meta?.versionId ?? '?'}`,
       ]
@@ -186,7 +195,9 @@ function divergencesOfRow(index: Index, entityType: EntityType, row: Row): strin
     return []
   }
   if (!resource) {
-    return deleteHeld ? [] : [`${described} is live in the registry but missing from HAPI`]
+    // FHIR deleted the resource while the registry changed the row: the delete waits for a steward.
+    if (index.hasDeletionConflict(entityType, row.id)) return []
+    return [`${described} is live in the registry but missing from HAPI`]
   }
 
   const problems: string[] = []
@@ -350,9 +361,12 @@ export function findDuplicates(state: FinalState): string[] {
       continue
     }
     const carriers = holders.get(own[0]?.value ?? '') ?? []
-    const deleteHeld = index.deleteHeld('patient', row)
     // A delete that waits for a steward leaves the Patient in HAPI or not, whichever side deleted.
-    const allowed = deleteHeld ? [0, 1] : row.deleted_at === null ? [1] : [0]
+    const waits =
+      row.deleted_at === null
+        ? index.hasDeletionConflict('patient', row.id)
+        : index.deleteHeld('patient', row)
+    const allowed = waits ? [0, 1] : row.deleted_at === null ? [1] : [0]
     if (!allowed.includes(carriers.length) || carriers.some((fhirId) => fhirId !== row.fhir_id)) {
       problems.push(
         `${describeRow('patient', row)}${row.deleted_at ? ' deleted' : ''}: its registry identifier is on ${carriers.length} HAPI Patients (${carriers.join(', ')})`,
@@ -413,10 +427,7 @@ export function findStuckWork(state: FinalState, pending: readonly PendingJob[])
     const inFhir = row.fhir_id !== null && index.fhirResource(entityType, row.fhir_id) !== undefined
     // A registry delete that waits for a steward keeps its row pending, and that is no stuck work.
     const waitsForSteward = deleted && inFhir && index.deleteHeld(entityType, row)
-    const ownDeletionConflict = index
-      .openConflicts(entityType, row.id)
-      .some((conflict) => conflict.field_path === DELETION_FIELD)
-    if (deleted && !inFhir && ownDeletionConflict) {
+    if (deleted && !inFhir && index.hasDeletionConflict(entityType, row.id)) {
       problems.push(
         `${describeRow(entityType, row)} is deleted on both sides, but its (deleted) conflict is still open for a steward`,
       )

@@ -239,7 +239,7 @@ export class HospitalActor {
     })
   }
 
-  /** Deletes a Patient with its Conditions in one transaction, as HAPI's referential integrity needs. */
+  /** Deletes a Patient with its Conditions in one transaction, since HAPI enforces references. */
   async #deletePatient(patientId: string): Promise<void> {
     const conditions = await this.#conditionsOf(patientId)
     await this.#fhir.transaction({

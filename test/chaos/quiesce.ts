@@ -93,8 +93,9 @@ export async function waitUntilQuiet(
   for (;;) {
     const pending = await listPendingJobs(db, queueSchema)
     const inbox = await sql<{ unprocessed: number; last_id: string | null }>`
-      select count(*) filter (where processed_at is null and parked_reason is null)::int as unprocessed,
-             max(id)::text as last_id
+      select
+        count(*) filter (where processed_at is null and parked_reason is null)::int as unprocessed,
+        max(id)::text as last_id
       from fhir_notifications`.execute(db)
     const unprocessed = inbox.rows[0]?.unprocessed ?? 0
     const lastId = inbox.rows[0]?.last_id ?? null

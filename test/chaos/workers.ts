@@ -7,7 +7,7 @@ const REPOSITORY_ROOT = path.resolve(import.meta.dirname, '..', '..')
 /** The project runs on the Node 24 that npm installs; an older node on the PATH cannot run it. */
 const NODE_BINARY = path.join(REPOSITORY_ROOT, 'node_modules', '.bin', 'node')
 
-/** Builds the environment of a worker process that shares the API registry's database, queue and HAPI. */
+/** Builds the environment of a worker that shares the API registry's database, queue and HAPI. */
 export function workerEnvironment(config: Config): Record<string, string> {
   return {
     PATH: process.env.PATH ?? '',
