@@ -110,10 +110,17 @@ export class FhirClient {
     })
   }
 
+  /**
+   * Deletes a resource. With `ifMatchVersion` the delete names that version in its URL
+   * (`Type/id/_history/n`), and HAPI answers 409 when it is no longer current: HAPI 8.8 ignores
+   * an If-Match header on DELETE, and `ifMatch` or a versioned URL in a transaction entry.
+   */
   async delete(type: string, id: string, options: WriteOptions = {}): Promise<void> {
-    await this.#request('DELETE', `${type}/${encodeURIComponent(id)}`, {
-      requestId: options.requestId,
-    })
+    const path =
+      options.ifMatchVersion === undefined
+        ? `${type}/${encodeURIComponent(id)}`
+        : `${type}/${encodeURIComponent(id)}/_history/${String(options.ifMatchVersion)}`
+    await this.#request('DELETE', path, { requestId: options.requestId })
   }
 
   /** Runs one search and returns its first page. */

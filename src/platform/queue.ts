@@ -50,6 +50,14 @@ export function pushSingletonKey(data: Pick<PushJobData, 'entityType' | 'entityI
 export interface MergeJobData {
   resourceType: 'Patient' | 'Condition'
   resourceId: string
+  /** Number of this try after a failed merge, from 2; missing on the first try. */
+  attempt?: number
+}
+
+/** A merge that failed for good, kept in the dead-letter queue for an operator to look at. */
+export interface DeadMergeJobData extends MergeJobData {
+  error: string
+  failedAt: string
 }
 
 export type DriftKind = 'catch-up' | 'verification'
@@ -222,6 +230,11 @@ export class PgBossQueue implements JobQueue {
       singletonKey: pushSingletonKey(data),
       ...(executor ? { db: fromKysely(executor) } : {}),
     })
+  }
+
+  /** Puts a merge that failed for good into the dead-letter queue, keyed by its resource. */
+  async sendDeadMerge(data: DeadMergeJobData): Promise<void> {
+    await this.boss.send(QUEUES.fhirMergeDead, data, { singletonKey: mergeSingletonKey(data) })
   }
 
   /** Deletes the dead letters of one row, as after a replay; returns how many it deleted. */

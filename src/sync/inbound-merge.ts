@@ -46,6 +46,9 @@ import {
 /** Actor recorded on registry rows and audit entries that a FHIR-side change caused. */
 export const FHIR_MERGE_ACTOR = 'fhir-merge'
 
+/** Merge field of the patient's registry identifier, split from the hospital's identifiers. */
+const REGISTRY_IDENTIFIER_FIELD = 'registryIdentifier'
+
 /** Start of the outcome of a merge that waits, followed by the reason. */
 export const PARKED_PREFIX = 'parked:'
 
@@ -113,6 +116,49 @@ export class InboundMerge {
   /** Returns the per-type operations (views, shapes) that the push also needs. */
   entity(entityType: 'patient' | 'condition'): AnyEntity {
     return entityType === 'patient' ? this.#patient : this.#condition
+  }
+
+  /**
+   * True when the registry changed the row since the last point both sides agreed, so a FHIR
+   * delete must not drop it unseen. The registry identifier does not count: the registry adds it
+   * at enrolment, before its push reaches FHIR. A patient also counts as changed while it has conditions the
+   * registry created that never reached FHIR.
+   */
+  async #changedSinceBase(
+    db: Executor,
+    entity: AnyEntity,
+    row: SyncedRow,
+    fields: Record<string, unknown>,
+  ): Promise<boolean> {
+    const view = entity.toView(fields)
+    const baseView =
+      row.sync_base === null ? null : entity.toView(row.sync_base as Record<string, unknown>)
+    for (const [field, value] of Object.entries(view)) {
+      if (field === REGISTRY_IDENTIFIER_FIELD) continue
+      if (!sameValue(value, baseView?.[field] ?? null)) return true
+    }
+    if (entity.entityType !== 'patient') return false
+    const conditions = await this.#deps.conditions.listLiveByPatient(db, row.id)
+    return conditions.some((condition) => condition.fhir_version_id === null)
+  }
+
+  /** Closes the open conflicts of a row deleted on both sides and marks it synced. */
+  async #settleBothDeleted(db: Executor, entity: AnyEntity, id: string, now: Date): Promise<void> {
+    for (const conflict of await this.#deps.conflicts.listOpenByEntity(db, entity.entityType, id)) {
+      await this.#deps.conflicts.close(
+        db,
+        conflict.id,
+        {
+          status: 'dismissed',
+          resolution: null,
+          resolvedBy: FHIR_MERGE_ACTOR,
+          resolvedValue: null,
+          reason: 'Both the registry and FHIR deleted the entity',
+        },
+        now,
+      )
+    }
+    await setSyncState(db, entity.table, id, 'synced')
   }
 
   /** Applies the given version of a Patient. */
@@ -209,14 +255,18 @@ export class InboundMerge {
     return db.transaction().execute(async (trx) => {
       const row = await entity.findByFhirId(trx, fhirId, { forUpdate: true })
       if (!row) return 'unknown-deleted'
-      if (row.deleted_at) return 'already-deleted'
+      const now = clock.now()
+      if (row.deleted_at) {
+        // Deleted on both sides: no push or steward has anything left to do.
+        await this.#settleBothDeleted(trx, entity, row.id, now)
+        return 'already-deleted'
+      }
       // No FHIR version recorded: the row was never written to FHIR, or a steward chose to keep
       // it after this delete, and its push creates the resource again.
       if (row.fhir_version_id === null) return 'stale'
 
-      const now = clock.now()
       const fields = entity.fieldsOfRow(row)
-      if (!sameValue(fields, row.sync_base)) {
+      if (await this.#changedSinceBase(trx, entity, row, fields)) {
         await conflicts.record(
           trx,
           {

@@ -1,4 +1,4 @@
-import type { Bundle, Condition as FhirCondition, Patient as FhirPatient } from '@medplum/fhirtypes'
+import type { Condition as FhirCondition, Patient as FhirPatient } from '@medplum/fhirtypes'
 import type { Kysely } from 'kysely'
 import type { ConditionRepository, ConditionRow } from '../conditions/condition.repository.ts'
 import type { ConditionFields } from '../conditions/condition.schemas.ts'
@@ -103,7 +103,14 @@ export class OutboundPush {
     const row = await patients.findById(this.#deps.db, id, { includeDeleted: true })
     if (!row?.fhir_id) return 'skipped'
     if (row.deleted_at) {
-      if (await this.#deleteHeldBack('patient', row.id)) return 'held'
+      if (await this.#deleteHeldBack('patient', row.id)) {
+        if ((await fhir.read<FhirPatient>('Patient', row.fhir_id)) === null) {
+          await this.#settleBothDeleted('patient', row.id)
+          return 'deleted'
+        }
+        await setSyncState(this.#deps.db, 'patients', row.id, 'conflict')
+        return 'held'
+      }
       const current = await this.#readCurrent<FhirPatient>('Patient', row, requestId)
       if (current === 'moved') return 'merged-first'
       return this.#deletePatient(row, current !== 'gone', requestId)
@@ -131,11 +138,21 @@ export class OutboundPush {
     const row = await conditions.findById(this.#deps.db, id, { includeDeleted: true })
     if (!row?.fhir_id) return 'skipped'
     if (row.deleted_at) {
-      if (await this.#deleteHeldBack('condition', row.id)) return 'held'
+      if (await this.#deleteHeldBack('condition', row.id)) {
+        if ((await fhir.read<FhirCondition>('Condition', row.fhir_id)) === null) {
+          await this.#settleBothDeleted('condition', row.id)
+          return 'deleted'
+        }
+        await setSyncState(this.#deps.db, 'conditions', row.id, 'conflict')
+        return 'held'
+      }
       const current = await this.#readCurrent<FhirCondition>('Condition', row, requestId)
       if (current === 'moved') return 'merged-first'
       if (current !== 'gone' && current !== null) {
-        await fhir.delete('Condition', row.fhir_id, { requestId })
+        await fhir.delete('Condition', row.fhir_id, {
+          ifMatchVersion: versionIdOf(current),
+          requestId,
+        })
       }
       await setSyncState(this.#deps.db, 'conditions', row.id, 'synced')
       await this.#dismissFieldConflicts('condition', row.id)
@@ -260,7 +277,14 @@ export class OutboundPush {
     return 'moved'
   }
 
-  /** Deletes a patient and its deleted conditions in one FHIR transaction, conditions first. */
+  /**
+   * Deletes a patient and its deleted conditions in FHIR, conditions first because HAPI refuses
+   * to delete a Patient that Conditions still reference. Each delete names the version the
+   * registry read, so one that FHIR changed since answers 409 and the push merges it first.
+   * HAPI 8.8 checks that version only on a plain versioned DELETE: it ignores `ifMatch` and
+   * versioned URLs in transaction entries, so the deletes go one by one. A push that stops
+   * halfway is tried again, and the conditions already deleted are then left out.
+   */
   async #deletePatient(
     row: PatientRow,
     existsInFhir: boolean,
@@ -272,22 +296,19 @@ export class OutboundPush {
         await conditions.listDeletedInFhirByPatient(this.#deps.db, row.id),
         requestId,
       )
-      if (deletedConditions === 'held') return 'held'
-      const bundle: Bundle = {
-        resourceType: 'Bundle',
-        type: 'transaction',
-        entry: [
-          ...deletedConditions.map((condition) => ({
-            request: { method: 'DELETE' as const, url: `Condition/${condition.fhir_id ?? ''}` },
-          })),
-          { request: { method: 'DELETE' as const, url: `Patient/${row.fhir_id}` } },
-        ],
+      if (deletedConditions === 'held') {
+        await setSyncState(this.#deps.db, 'patients', row.id, 'conflict')
+        return 'held'
       }
-      await fhir.transaction(bundle, { requestId })
-      for (const condition of deletedConditions) {
+      for (const { condition, versionId } of deletedConditions) {
+        await fhir.delete('Condition', condition.fhir_id ?? '', {
+          ifMatchVersion: versionId,
+          requestId,
+        })
         await setSyncState(this.#deps.db, 'conditions', condition.id, 'synced')
         await this.#dismissFieldConflicts('condition', condition.id)
       }
+      await fhir.delete('Patient', row.fhir_id, { ifMatchVersion: row.fhir_version_id, requestId })
     }
     await setSyncState(this.#deps.db, 'patients', row.id, 'synced')
     await this.#dismissFieldConflicts('patient', row.id)
@@ -295,29 +316,61 @@ export class OutboundPush {
   }
 
   /**
-   * Checks the patient's deleted conditions against FHIR before the delete Bundle removes them.
-   * A condition FHIR changed since the registry last saw it is merged first: an edit of mapped
-   * fields opens a deletion conflict, and the whole delete waits for the steward ('held'), so a
-   * hospital's edit is never deleted unseen. Conditions already gone from FHIR are left out.
+   * Checks the patient's deleted conditions against FHIR before they are deleted there, and
+   * returns each with the FHIR version to delete. A condition FHIR changed since the registry
+   * last saw it is merged first: an edit of mapped fields opens a deletion conflict, and the
+   * whole delete waits for the steward ('held'), so a hospital's edit is never deleted unseen.
+   * Conditions already gone from FHIR are marked synced and left out.
    */
   async #conditionsToDelete(
     deleted: readonly ConditionRow[],
     requestId: string,
-  ): Promise<ConditionRow[] | 'held'> {
+  ): Promise<{ condition: ConditionRow; versionId: number }[] | 'held'> {
     const { fhir, merge } = this.#deps
-    const toDelete: ConditionRow[] = []
+    const toDelete: { condition: ConditionRow; versionId: number }[] = []
     let waitsForSteward = false
     for (const condition of deleted) {
       if (condition.fhir_id === null) continue
       const current = await fhir.read<FhirCondition>('Condition', condition.fhir_id)
-      if (!current) continue
-      if (versionIdOf(current) > (condition.fhir_version_id ?? 0)) {
+      if (!current) {
+        await this.#settleBothDeleted('condition', condition.id)
+        continue
+      }
+      const versionId = versionIdOf(current)
+      if (versionId > (condition.fhir_version_id ?? 0)) {
         await merge.applyCondition(current, requestId)
       }
       if (await this.#deleteHeldBack('condition', condition.id)) waitsForSteward = true
-      toDelete.push(condition)
+      toDelete.push({ condition, versionId })
     }
     return waitsForSteward ? 'held' : toDelete
+  }
+
+  /**
+   * Marks a row deleted on both sides as synced and closes its open conflicts, the `(deleted)`
+   * one included: with both sides deleted there is nothing left for a steward to decide.
+   */
+  async #settleBothDeleted(entityType: 'patient' | 'condition', id: string): Promise<void> {
+    const now = this.#deps.clock.now()
+    for (const conflict of await this.#deps.conflicts.listOpenByEntity(
+      this.#deps.db,
+      entityType,
+      id,
+    )) {
+      await this.#deps.conflicts.close(
+        this.#deps.db,
+        conflict.id,
+        {
+          status: 'dismissed',
+          resolution: null,
+          resolvedBy: 'fhir-push',
+          resolvedValue: null,
+          reason: 'Both the registry and FHIR deleted the entity',
+        },
+        now,
+      )
+    }
+    await setSyncState(this.#deps.db, TABLES[entityType], id, 'synced')
   }
 
   /**

@@ -64,9 +64,20 @@ export class PushBatch {
     for (const entityType of ['patient', 'condition'] as const) {
       const ofType = jobs.filter((job) => job.entityType === entityType)
       if (ofType.length === 0) continue
-      const prepared = await this.#prepare(entityType, ofType, results)
-      singles.push(...prepared.singles)
-      writes.push(...prepared.writes)
+      try {
+        const prepared = await this.#prepare(entityType, ofType, results)
+        singles.push(...prepared.singles)
+        writes.push(...prepared.writes)
+      } catch (error) {
+        // HAPI unreachable for the batch read, say: each row's own push fails and is retried.
+        this.#deps.logger.warn('Push batch could not be prepared; pushing its rows one by one', {
+          ...errorFields(error),
+          entityType,
+          rows: ofType.length,
+        })
+        const decided = new Set(results.map((result) => result.job))
+        singles.push(...ofType.filter((job) => !decided.has(job)))
+      }
     }
 
     if (writes.length === 1) singles.push(...writes.map((write) => write.job))

@@ -7,6 +7,7 @@ import type { Database } from '../platform/db.ts'
 import { errorFields, type Logger } from '../platform/logger.ts'
 import {
   QUEUES,
+  mergeSingletonKey,
   parkedMergeRetryDelaySeconds,
   pushSingletonKey,
   sendDelayedMergeJob,
@@ -25,8 +26,8 @@ import {
 import type { NotificationRepository, NotificationRow } from './notification.repository.ts'
 import type { DriftService } from './drift.service.ts'
 import type { OutboundPush } from './outbound-push.ts'
-import type { PushBatch } from './push-batch.ts'
-import { classifyPushFailure } from './push-failures.ts'
+import type { BatchResult, PushBatch } from './push-batch.ts'
+import { classifyPushFailure, pushRetryDelaySeconds } from './push-failures.ts'
 
 export interface SyncWorkersDeps {
   db: Kysely<Database>
@@ -129,10 +130,19 @@ export class SyncWorkers {
 
     const logger = this.#deps.logger.child({ jobId: first.id, queue: first.name })
     const started = performance.now()
-    const results = await this.#deps.batch.push(
-      jobs.map((job) => job.data),
-      fhirRequestId(first.id),
-    )
+    let results: BatchResult[]
+    try {
+      results = await this.#deps.batch.push(
+        jobs.map((job) => job.data),
+        fhirRequestId(first.id),
+      )
+    } catch (error) {
+      // Such as the database failing while the batch was prepared: each row then takes the single
+      // push, whose failures are handled row by row.
+      logger.warn('Push batch failed; pushing its rows one by one', errorFields(error))
+      for (const job of jobs) await this.handlePush(job)
+      return
+    }
     for (const result of results) {
       if ('error' in result) {
         const { entityType, entityId } = result.job
@@ -205,6 +215,64 @@ export class SyncWorkers {
 
   /** Merges the unprocessed notifications of one resource, using the current version in HAPI. */
   async handleMerge(job: Job<MergeJobData>): Promise<void> {
+    try {
+      await this.#merge(job)
+    } catch (error) {
+      await this.#handleMergeFailure(job, error)
+    }
+  }
+
+  /**
+   * Schedules the next try of a merge that failed, as a delayed job of its resource's key, or
+   * after the last try puts the job in the dead letters; its notifications stay unprocessed, so
+   * a later delivery or the drift catch-up merges the change. The job itself never fails:
+   * pg-boss 12 cannot queue a failed job's retry while its key already has a retry waiting, and
+   * sends the job straight to the dead letters instead.
+   */
+  async #handleMergeFailure(job: Job<MergeJobData>, error: unknown): Promise<void> {
+    const { queue, pushRetryLimit } = this.#deps
+    const attempt = job.data.attempt ?? 1
+    const logger = this.#deps.logger.child({
+      jobId: job.id,
+      queue: job.name,
+      fhirId: `${job.data.resourceType}/${job.data.resourceId}`,
+      attempt,
+    })
+    const failure = classifyPushFailure(error, attempt, pushRetryLimit, Math.random)
+    if (failure.kind === 'dead' && attempt >= pushRetryLimit) {
+      await queue.sendDeadMerge({
+        resourceType: job.data.resourceType,
+        resourceId: job.data.resourceId,
+        attempt,
+        error: failure.reason,
+        failedAt: this.#deps.clock.now().toISOString(),
+      })
+      logger.error('Merge failed for good; its notifications wait for the drift catch-up', {
+        ...errorFields(error),
+      })
+      return
+    }
+
+    // Every merge failure is retried until the limit: even a 4xx from HAPI may pass once the
+    // resource changes, and a failing merge blocks nothing else.
+    const delaySeconds =
+      failure.kind === 'retry' ? failure.delaySeconds : pushRetryDelaySeconds(attempt, Math.random)
+    await queue.send(
+      QUEUES.fhirMerge,
+      {
+        resourceType: job.data.resourceType,
+        resourceId: job.data.resourceId,
+        attempt: attempt + 1,
+      },
+      { singletonKey: mergeSingletonKey(job.data), startAfterSeconds: delaySeconds },
+    )
+    logger.warn('Merge failed; retrying later', {
+      ...errorFields(error),
+      retryInSeconds: delaySeconds,
+    })
+  }
+
+  async #merge(job: Job<MergeJobData>): Promise<void> {
     const { db, notifications, merge, fhir, clock } = this.#deps
     const { resourceType, resourceId } = job.data
     const logger = this.#deps.logger.child({
