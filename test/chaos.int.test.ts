@@ -7,7 +7,6 @@ import { startTestRegistry, type TestRegistry } from './harness.ts'
 import {
   ChaosHapi,
   DEFAULT_CHAOS_HAPI_DB_NAME,
-  DEFAULT_CHAOS_HAPI_MAX_THREADS,
   DEFAULT_CHAOS_HAPI_PORT,
 } from './chaos/chaos-hapi.ts'
 import { findDivergences, findDuplicates, findLostEdits, findStuckWork } from './chaos/checks.ts'
@@ -28,11 +27,11 @@ import { runWorkload } from './chaos/workload.ts'
 const seed = seedFrom(process.env.CHAOS_SEED)
 const HAPI_PORT = Number(process.env.CHAOS_HAPI_PORT ?? DEFAULT_CHAOS_HAPI_PORT)
 const HAPI_DB_NAME = process.env.CHAOS_HAPI_DB_NAME ?? DEFAULT_CHAOS_HAPI_DB_NAME
-/** CHAOS_HAPI_MAX_THREADS=0 keeps Spring Boot's 200 request threads, as the other HAPIs run. */
+/** CHAOS_HAPI_MAX_THREADS sets HAPI's request threads; unset or 0 keeps the project's setting. */
 const HAPI_MAX_THREADS =
-  process.env.CHAOS_HAPI_MAX_THREADS === '0'
+  process.env.CHAOS_HAPI_MAX_THREADS === undefined || process.env.CHAOS_HAPI_MAX_THREADS === '0'
     ? null
-    : Number(process.env.CHAOS_HAPI_MAX_THREADS ?? DEFAULT_CHAOS_HAPI_MAX_THREADS)
+    : Number(process.env.CHAOS_HAPI_MAX_THREADS)
 const WORKER_COUNT = 2
 const LOOPS_PER_SIDE = 2
 /** The workload goes on this long after HAPI is back, so writes also meet a restarted HAPI. */

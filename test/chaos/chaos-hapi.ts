@@ -11,17 +11,6 @@ import {
 export const DEFAULT_CHAOS_HAPI_PORT = 8082
 export const DEFAULT_CHAOS_HAPI_DB_NAME = 'brain_registry_hapi_chaos'
 
-/**
- * Request threads of the chaos HAPI (Spring Boot's `server.tomcat.threads.max`, 200 by default).
- * HAPI 8.8.0 opens its port before it has loaded its search parameters. Each early request holds
- * one of the 10 pooled connections (hapi-config/application.yaml) while it waits for that load,
- * and the load needs a connection of its own. After a restart, the registry's two workers send up
- * to 16 push and merge requests at once, and in a run on the 2-core development machine the pool
- * ran dry and HAPI did not respond within the 240 s start timeout. With fewer request threads
- * than connections, the load always finds a free connection.
- */
-export const DEFAULT_CHAOS_HAPI_MAX_THREADS = 6
-
 /** One stop and start of HAPI during the run, in epoch milliseconds. */
 export interface HapiOutage {
   stopRequestedAt: number
@@ -43,7 +32,7 @@ export class ChaosHapi {
   readonly #maxThreads: number | null
   #running = false
 
-  /** `maxThreads` null keeps Spring Boot's default number of request threads. */
+  /** `maxThreads` null keeps the request threads that hapi-config sets. */
   constructor(options: {
     port: number
     dbName: string
