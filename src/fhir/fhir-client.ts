@@ -112,7 +112,7 @@ export class FhirClient {
 
   /**
    * Deletes a resource. With `ifMatchVersion` the delete names that version in its URL
-   * (`Type/id/_history/n`), and HAPI answers 409 when it is no longer current: HAPI 8.8 ignores
+   * (`Type/id/_history/n`), and HAPI returns 409 when it is no longer current: HAPI 8.8 ignores
    * an If-Match header on DELETE, and `ifMatch` or a versioned URL in a transaction entry.
    */
   async delete(type: string, id: string, options: WriteOptions = {}): Promise<void> {
@@ -242,7 +242,7 @@ export class FhirClient {
 }
 
 /**
- * Reads a Retry-After header, which holds either whole seconds or an HTTP date, as seconds from
+ * Reads a Retry-After header, which contains either whole seconds or an HTTP date, as seconds from
  * `nowMs`. Returns null when the header is missing or unreadable, and 0 for a date in the past.
  */
 export function parseRetryAfter(header: string | null, nowMs: number): number | null {

@@ -193,7 +193,7 @@ export class OutboundPush {
   /**
    * Builds the resource to write for a live row whose FHIR resource is `current` (null before
    * the first write), keeping the elements the registry does not map. Each part with an open
-   * conflict keeps FHIR's value. Returns null when FHIR already holds the row's values, after
+   * conflict keeps FHIR's value. Returns null when FHIR already contains the row's values, after
    * recording that as the new sync point.
    */
   async resourceToWrite(
@@ -278,10 +278,10 @@ export class OutboundPush {
   }
 
   /**
-   * Deletes a patient and its deleted conditions in FHIR, conditions first because HAPI refuses
-   * to delete a Patient that Conditions still reference. Each delete names the version the
-   * registry read, so one that FHIR changed since answers 409 and the push merges it first.
-   * HAPI 8.8 checks that version only on a plain versioned DELETE: it ignores `ifMatch` and
+   * Deletes a patient and its deleted conditions in FHIR, conditions first because HAPI rejects
+   * the delete of a Patient that Conditions still reference. Each delete names the version the
+   * registry read, so HAPI returns 409 for one that FHIR changed since, and the push merges it
+   * first. HAPI 8.8 checks that version only on a plain versioned DELETE: it ignores `ifMatch` and
    * versioned URLs in transaction entries, so the deletes go one by one. A push that stops
    * halfway is tried again, and the conditions already deleted are then left out.
    */

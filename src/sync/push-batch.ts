@@ -69,7 +69,8 @@ export class PushBatch {
         singles.push(...prepared.singles)
         writes.push(...prepared.writes)
       } catch (error) {
-        // HAPI unreachable for the batch read, say: each row's own push fails and is retried.
+        // Such as HAPI being unreachable for the batch read. Each row's own push then fails and is
+        // retried on its own.
         this.#deps.logger.warn('Push batch could not be prepared; pushing its rows one by one', {
           ...errorFields(error),
           entityType,
@@ -179,7 +180,7 @@ export class PushBatch {
     return { writes, singles }
   }
 
-  /** Writes the rows in one transaction; returns null when HAPI rejected or never answered it. */
+  /** Writes the rows in one transaction. Returns null when HAPI rejected it or sent no response. */
   async #writeBundle(
     writes: readonly PreparedWrite[],
     requestId: string,

@@ -89,7 +89,7 @@ export class SyncWorkers {
 
   /**
    * Pushes one registry row. A failure that may pass schedules the next try as a delayed job of
-   * the row's key, waiting by backoff with jitter or as long as HAPI's Retry-After asks; the row
+   * the row's key, waiting by backoff with jitter or as long as HAPI's Retry-After requests; the row
    * stays `pending` meanwhile. After the last try, or at once for a failure that retrying cannot
    * fix, the row is marked `failed` and the job goes to the dead letters. Either way the state
    * and the job are written in one transaction, so a crash cannot leave a row without its retry.
