@@ -364,6 +364,49 @@ describe('FhirClient.searchAll', () => {
   })
 })
 
+describe('FhirClient.delete', () => {
+  it('names the version in the URL when one is given', async () => {
+    const captured = capturePatientRequests(() => new HttpResponse(null, { status: 200 }))
+    server.use(
+      http.delete(`${BASE_URL}/Patient/:id/_history/:version`, ({ request }) => {
+        captured.push({
+          method: request.method,
+          url: request.url,
+          headers: request.headers,
+          body: undefined,
+        })
+        return new HttpResponse(null, { status: 200 })
+      }),
+    )
+
+    await createClient().delete('Patient', 'p1', { ifMatchVersion: 3 })
+
+    expect(captured.map((request) => request.url)).toEqual([`${BASE_URL}/Patient/p1/_history/3`])
+  })
+
+  it('deletes the current version without one', async () => {
+    const captured = capturePatientRequests(() => new HttpResponse(null, { status: 200 }))
+
+    await createClient().delete('Patient', 'p1')
+
+    expect(captured.map((request) => `${request.method} ${request.url}`)).toEqual([
+      `DELETE ${BASE_URL}/Patient/p1`,
+    ])
+  })
+
+  it('reports a delete of a version no longer current as a version conflict', async () => {
+    server.use(
+      http.delete(`${BASE_URL}/Patient/:id/_history/:version`, () =>
+        HttpResponse.json(CONFLICT_OUTCOME, { status: 409 }),
+      ),
+    )
+
+    const error = await requestError(createClient().delete('Patient', 'p1', { ifMatchVersion: 2 }))
+
+    expect(error.isVersionConflict).toBe(true)
+  })
+})
+
 describe('FhirClient.transaction', () => {
   it('stamps meta.source on every entry', async () => {
     let posted: Bundle | undefined
