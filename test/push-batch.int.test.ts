@@ -120,4 +120,24 @@ describe('PushBatch', () => {
     expect(outcomeOf(results, bad.id)).toMatch(/^error: FhirRequestError/)
     expect(await syncStateOf('conditions', good.id)).toBe('synced')
   })
+
+  it('holds a condition whose patient FHIR deleted before the merge saw it', async () => {
+    const patient = await createPatient()
+    await t.registry.pushBatch.push([patientJob(patient)], 'batchsubjectgone')
+    const condition = await createCondition(patient.id)
+    await t.hospital.delete('Patient', patient.id)
+
+    const outcome = await t.registry.push.push(
+      { entityType: 'condition', entityId: condition.id },
+      'subjectgone',
+    )
+    const conflicts = await sql<{ field_path: string }>`
+      select field_path from conflicts
+      where entity_id = ${patient.id} and status = 'open'`.execute(t.registry.db)
+
+    expect(outcome).toBe('held')
+    expect(conflicts.rows.map((row) => row.field_path)).toEqual(['(deleted)'])
+    expect(await syncStateOf('conditions', condition.id)).toBe('conflict')
+    expect(await syncStateOf('patients', patient.id)).toBe('conflict')
+  })
 })

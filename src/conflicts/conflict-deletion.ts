@@ -227,6 +227,14 @@ async function finish(
     await markPushPending(deps.conflicts, trx, entity, row.id)
     await entity.enqueuePush(jobs, row.id)
   }
+  if (decision.push && entity === deps.patient) {
+    // Conditions whose push waited while their patient's deletion was open go to FHIR after it.
+    for (const condition of await deps.conditions.listLiveByPatient(trx, row.id)) {
+      if (condition.sync_state === 'synced') continue
+      await setSyncState(trx, 'conditions', condition.id, 'pending')
+      await deps.condition.enqueuePush(jobs, condition.id)
+    }
+  }
   const current = await entity.load(trx, row.id)
   if (!current)
     throw new Error(`${entity.label} ${row.id} vanished while its conflict was resolved`)

@@ -133,7 +133,7 @@ export class OutboundPush {
     return 'pushed'
   }
 
-  async #pushCondition(id: string, requestId: string): Promise<PushOutcome> {
+  async #pushCondition(id: string, requestId: string, subjectMerged = false): Promise<PushOutcome> {
     const { conditions, patients, fhir, merge } = this.#deps
     const row = await conditions.findById(this.#deps.db, id, { includeDeleted: true })
     if (!row?.fhir_id) return 'skipped'
@@ -168,6 +168,12 @@ export class OutboundPush {
 
     const patient = await patients.findById(this.#deps.db, row.patient_id, { includeDeleted: true })
     if (!patient?.fhir_id) throw new Error(`Condition ${id} has no patient with a FHIR id`)
+    if (await this.#deleteHeldBack('patient', patient.id)) {
+      // FHIR deleted the patient while the registry changed it, so HAPI would reject a Condition
+      // of it. The push waits for the steward, whose decision on the patient pushes it again.
+      await setSyncState(this.#deps.db, 'conditions', row.id, 'conflict')
+      return 'held'
+    }
     if (patient.fhir_version_id === null) {
       // HAPI enforces referential integrity, so the subject must exist before its condition.
       await this.#pushPatient(patient.id, requestId)
@@ -182,12 +188,30 @@ export class OutboundPush {
 
     const write = await this.resourceToWrite('condition', row, current, patient.fhir_id)
     if (write === null) return 'unchanged'
-    const stored = await fhir.update(write.resource, {
-      ifMatchVersion: current ? versionIdOf(current) : undefined,
-      requestId,
-    })
+    let stored: FhirCondition
+    try {
+      stored = await fhir.update(write.resource as FhirCondition, {
+        ifMatchVersion: current ? versionIdOf(current) : undefined,
+        requestId,
+      })
+    } catch (error) {
+      if (subjectMerged || !(await this.#subjectDeletedInFhir(error, patient))) throw error
+      // HAPI rejects a Condition whose Patient it deleted (HAPI-1096). Merging that delete first
+      // opens the patient's deletion conflict, and this push then waits for the steward.
+      await merge.applyDeletion('Patient', patient.fhir_id, requestId)
+      return this.#pushCondition(id, requestId, true)
+    }
     await this.recordWrite('condition', row, stored, write.open)
     return 'pushed'
+  }
+
+  /** True when a condition write failed because FHIR deleted its patient meanwhile. */
+  async #subjectDeletedInFhir(error: unknown, patient: PatientRow): Promise<boolean> {
+    if (!(error instanceof FhirRequestError) || error.retryable || error.isVersionConflict) {
+      return false
+    }
+    if (patient.fhir_id === null || patient.deleted_at !== null) return false
+    return (await this.#deps.fhir.read<FhirPatient>('Patient', patient.fhir_id)) === null
   }
 
   /**
