@@ -180,7 +180,13 @@ async function main(argv: readonly string[]): Promise<number> {
   let registry: Registry
   let logger: Logger | undefined
   try {
-    const config = loadConfig()
+    // Like `npm start`, the local HAPI's port comes from HAPI_PORT unless FHIR_BASE_URL is set.
+    const config = loadConfig(
+      process.env,
+      process.env.FHIR_BASE_URL === undefined && process.env.HAPI_PORT !== undefined
+        ? { FHIR_BASE_URL: `http://127.0.0.1:${process.env.HAPI_PORT}/fhir` }
+        : {},
+    )
     logger = createLogger(logLevelOf(config.LOG_LEVEL), {
       service: 'brain-registry',
       command: 'backfill',

@@ -10,7 +10,13 @@ import { NeurologyValueSet } from '../src/fhir/neurology-value-set.ts'
 import { mergeRulesFrom } from '../src/merge/merge-rules.ts'
 import { ConfigError, loadConfig } from '../src/platform/config.ts'
 import { createLogger, errorFields } from '../src/platform/logger.ts'
-import { ensureHapiBuilt, ensureHapiDatabase, startHapi } from './hapi.ts'
+import {
+  ensureHapiBuilt,
+  ensureHapiDatabase,
+  startHapi,
+  stopHapi,
+  type HapiHandle,
+} from './hapi.ts'
 
 const logger = createLogger(process.env.LOG_LEVEL ?? 'info', { service: 'brain-registry' })
 const startHapiServer = process.env.START_HAPI !== 'false'
@@ -26,16 +32,40 @@ try {
   process.exit(2)
 }
 
-const hapi = startHapiServer
-  ? await (async () => {
-      const log = (message: string) => {
-        logger.info('HAPI', { detail: message })
-      }
-      await ensureHapiBuilt({ log })
-      await ensureHapiDatabase({ log })
-      return startHapi({ log })
-    })()
-  : undefined
+const logHapi = (message: string) => {
+  logger.info('HAPI', { detail: message })
+}
+
+// HAPI runs in its own process group, so a Ctrl-C while it starts (20 to 60 s) does not reach it:
+// until the registry's own handlers take over, a signal stops the HAPI this command started.
+const start = { interrupted: false }
+const stopWhileStarting = (signal: NodeJS.Signals) => {
+  if (start.interrupted) return
+  start.interrupted = true
+  logger.info('Stopping', { signal })
+  void (startHapiServer ? stopHapi({ log: logHapi }) : Promise.resolve()).finally(() =>
+    process.exit(130),
+  )
+}
+process.on('SIGINT', stopWhileStarting)
+process.on('SIGTERM', stopWhileStarting)
+
+let hapi: HapiHandle | undefined
+try {
+  hapi = startHapiServer
+    ? await (async () => {
+        await ensureHapiBuilt({ log: logHapi })
+        await ensureHapiDatabase({ log: logHapi })
+        return startHapi({ log: logHapi })
+      })()
+    : undefined
+} catch (error) {
+  if (start.interrupted) await new Promise(() => undefined)
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`)
+  process.exit(1)
+}
+// Stopping HAPI takes a few seconds; the signal handler exits once it is down.
+if (start.interrupted) await new Promise(() => undefined)
 if (hapi) logger.info('HAPI FHIR listening', { url: hapi.baseUrl, startedHere: hapi.startedByUs })
 
 let config
@@ -66,6 +96,8 @@ async function stopAll(signal: string): Promise<void> {
   await hapi?.stop()
   process.exit(0)
 }
+process.off('SIGINT', stopWhileStarting)
+process.off('SIGTERM', stopWhileStarting)
 process.on('SIGINT', () => void stopAll('SIGINT'))
 process.on('SIGTERM', () => void stopAll('SIGTERM'))
 

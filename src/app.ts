@@ -280,17 +280,27 @@ export async function createRegistry(
         'This process does not serve the rest-hook receiver yet; retry once it listens',
       )
     }
-    await ensureSubscriptions(
-      fhir,
-      {
-        idPrefix: config.SUBSCRIPTION_ID_PREFIX,
-        endpoint: receiverEndpoint,
-        secret: config.SUBSCRIPTION_SECRET,
-      },
-      subscriptionTypes,
-      logger,
-    )
-    return readSubscriptionStatuses(fhir, config.SUBSCRIPTION_ID_PREFIX)
+    try {
+      await ensureSubscriptions(
+        fhir,
+        {
+          idPrefix: config.SUBSCRIPTION_ID_PREFIX,
+          endpoint: receiverEndpoint,
+          secret: config.SUBSCRIPTION_SECRET,
+        },
+        subscriptionTypes,
+        logger,
+      )
+      return await readSubscriptionStatuses(fhir, config.SUBSCRIPTION_ID_PREFIX)
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error)
+      throw new AppError(
+        502,
+        'SUBSCRIPTIONS_NOT_ACTIVE',
+        `The Subscriptions could not be registered on HAPI: ${message}`,
+        { cause: error },
+      )
+    }
   }
   const syncAdmin = new SyncAdminService({
     db,

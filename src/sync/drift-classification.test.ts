@@ -42,7 +42,7 @@ describe('classifyRow', () => {
     const neverWritten = row({ deleted: true, fhirVersionId: null })
 
     expect(classify(neverWritten, { status: 'missing' })).toBeNull()
-    expect(classify({ ...neverWritten, syncState: 'failed' }, { status: 'missing' })).toBe(
+    expect(classify({ ...neverWritten, syncState: 'pending' }, { status: 'missing' })).toBe(
       'stalled-push',
     )
   })
@@ -85,16 +85,22 @@ describe('classifyRow', () => {
     expect(classify(pending, { status: 'found', versionId: 4 })).toBeNull()
   })
 
-  it('finds a push that is overdue or failed', () => {
+  it('finds a push that is overdue', () => {
     expect(classify(row({ syncState: 'pending' }), AT_3)).toBe('stalled-push')
-    expect(classify(row({ syncState: 'failed', updatedAt: JUST_NOW }), AT_3)).toBe('stalled-push')
     expect(classify(row({ syncState: 'pending', deleted: true }), { status: 'deleted' })).toBe(
       'stalled-push',
     )
   })
 
   it('reports differing fields before an overdue push', () => {
-    expect(classify(row({ syncState: 'failed' }), AT_3, ['gender'])).toBe('diverged')
+    expect(classify(row({ syncState: 'pending' }), AT_3, ['gender'])).toBe('diverged')
+  })
+
+  it('leaves a failed row to the replay', () => {
+    expect(classify(row({ syncState: 'failed' }), AT_3, ['gender'])).toBeNull()
+    expect(
+      classify(row({ syncState: 'failed', fhirVersionId: null }), { status: 'missing' }),
+    ).toBeNull()
   })
 
   it('checks only versions and deletes of a row in conflict', () => {

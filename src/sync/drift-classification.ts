@@ -9,7 +9,7 @@ import type { SyncDirection } from '../platform/sync-modes.ts'
  * - `missed-change`: FHIR has a newer version than the row recorded, so a notification was lost;
  * - `diverged`: same version, but mapped fields differ, so one side changed without the other;
  * - `unsynced`: the row records no FHIR version, so it was never written, or its write was lost;
- * - `stalled-push`: the row waits for a push that should have finished long ago, or it failed;
+ * - `stalled-push`: the row waits for a push that should have finished long ago;
  * - `deleted-in-fhir`: a live row whose resource is gone from FHIR;
  * - `deleted-in-registry`: a deleted row whose resource still exists in FHIR;
  * - `older-in-fhir`: FHIR has an older version than the row recorded, as after a restore of
@@ -59,8 +59,8 @@ export interface Finding {
 }
 
 /**
- * Classifies one row against its FHIR resource; null when they agree or the difference is
- * expected. A row that waits for a push younger than `stalledAfterMs` is not judged, because
+ * Classifies one row against its FHIR resource; null when they agree, the difference is
+ * expected, or the row failed and waits for a replay. A row that waits for a push younger than `stalledAfterMs` is not judged, because
  * the push is still on its way. A row in conflict is checked for versions and deletes only,
  * because its fields differ until a steward decides.
  */
@@ -71,9 +71,11 @@ export function classifyRow(
   now: Date,
   stalledAfterMs: number,
 ): Finding | null {
+  // A failed row waits for an operator's replay (it is listed under /sync/failed); pushing it
+  // again on every run would only add dead letters.
+  if (row.syncState === 'failed') return null
   const pushOverdue =
-    row.syncState === 'failed' ||
-    (row.syncState === 'pending' && now.getTime() - row.updatedAt.getTime() >= stalledAfterMs)
+    row.syncState === 'pending' && now.getTime() - row.updatedAt.getTime() >= stalledAfterMs
   if (row.syncState === 'pending' && !pushOverdue) return null
 
   if (fhir.status !== 'found') {

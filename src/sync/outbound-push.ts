@@ -71,9 +71,10 @@ export class OutboundPush {
 
   async push(job: PushJobData, requestId: string): Promise<PushOutcome> {
     if (!pushesToFhir(this.#modeOf(job.entityType))) {
-      // FHIR is the only writer of this type, so the row is as synced as the merge left it; a
-      // push queued at enrolment for the registry identifier has nothing to do.
-      await setSyncState(this.#deps.db, TABLES[job.entityType], job.entityId, 'synced')
+      // FHIR is the only writer of this type. A row that came from FHIR is as synced as the merge
+      // left it, and the push queued at enrolment for the registry identifier has nothing to do.
+      // A row that never reached FHIR stays as it is, so it still shows as pending or failed.
+      await setSyncStateOfRowsInFhir(this.#deps.db, TABLES[job.entityType], job.entityId)
       return 'skipped'
     }
     for (let round = 1; round <= MAX_VERSION_CONFLICT_ROUNDS; round++) {
@@ -486,4 +487,18 @@ export class OutboundPush {
     })
     if (open.length > 0) await setSyncState(this.#deps.db, table, row.id, 'conflict')
   }
+}
+
+/** Marks the row synced if it has a FHIR version, that is if it was ever in step with FHIR. */
+async function setSyncStateOfRowsInFhir(
+  db: Kysely<Database>,
+  table: SyncedTable,
+  id: string,
+): Promise<void> {
+  await db
+    .updateTable(table as 'patients')
+    .set({ sync_state: 'synced', sync_error: null })
+    .where('id', '=', id)
+    .where('fhir_version_id', 'is not', null)
+    .execute()
 }
