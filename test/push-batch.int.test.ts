@@ -1,4 +1,4 @@
-import type { Patient as FhirPatient } from '@medplum/fhirtypes'
+import type { Condition as FhirCondition, Patient as FhirPatient } from '@medplum/fhirtypes'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Condition } from '../src/conditions/condition.schemas.ts'
@@ -6,7 +6,7 @@ import type { Patient } from '../src/patients/patient.schemas.ts'
 import type { PushJobData } from '../src/platform/queue.ts'
 import type { BatchResult } from '../src/sync/push-batch.ts'
 import { startTestRegistry, type TestRegistry } from './harness.ts'
-import { conditionInput, patientInput } from './merge-fixtures.ts'
+import { conditionInput, hospitalCondition, patientInput } from './merge-fixtures.ts'
 
 let t: TestRegistry
 
@@ -139,5 +139,32 @@ describe('PushBatch', () => {
     expect(conflicts.rows.map((row) => row.field_path)).toEqual(['(deleted)'])
     expect(await syncStateOf('conditions', condition.id)).toBe('conflict')
     expect(await syncStateOf('patients', patient.id)).toBe('conflict')
+  })
+
+  it('holds a patient delete when FHIR added a condition meanwhile', async () => {
+    const patient = await createPatient()
+    await t.registry.pushBatch.push([patientJob(patient)], 'batchdeleteadded')
+    const deleted = await t.api('DELETE', `/patients/${patient.id}`, undefined, {
+      'If-Match': '"1"',
+    })
+    expect(deleted.status).toBe(204)
+    const added = await t.hospital.post<FhirCondition>(
+      'Condition',
+      hospitalCondition(`Patient/${patient.id}`),
+    )
+
+    const outcome = await t.registry.push.push(
+      { entityType: 'patient', entityId: patient.id },
+      'deleteadded',
+    )
+    const conflicts = await sql<{ entity_type: string; field_path: string }>`
+      select c.entity_type, c.field_path from conflicts c
+      join conditions on conditions.id = c.entity_id
+      where conditions.fhir_id = ${added.id ?? ''} and c.status = 'open'`.execute(t.registry.db)
+
+    expect(outcome).toBe('held')
+    expect(conflicts.rows).toEqual([{ entity_type: 'condition', field_path: '(deleted)' }])
+    expect(await t.hospital.read<FhirPatient>('Patient', patient.id)).not.toBeNull()
+    expect(await t.hospital.read<FhirCondition>('Condition', added.id ?? '')).not.toBeNull()
   })
 })

@@ -228,16 +228,67 @@ export class InboundMerge {
 
   /** Adds a FHIR Condition to a registry patient, unless the patient was deleted. */
   async #addCondition(
-    patient: { id: string; deleted_at: Date | null },
+    patient: {
+      id: string
+      deleted_at: Date | null
+      sync_state: string
+      fhir_version_id: number | null
+    },
     resource: FhirCondition,
     requestId: string | null,
   ): Promise<MergeOutcome> {
-    if (patient.deleted_at !== null) return 'not-enrolled'
+    const { deleted_at: deletedAt } = patient
+    // A patient whose delete already reached FHIR (or who never was there) takes no conditions.
+    if (
+      deletedAt !== null &&
+      (patient.sync_state === 'synced' || patient.fhir_version_id === null)
+    ) {
+      return 'not-enrolled'
+    }
     return this.#deps.db.transaction().execute(async (trx) => {
       await this.#lockResource(trx, `Condition/${resource.id ?? ''}`)
       const inserted = await this.#insertCondition(trx, patient.id, resource, requestId)
-      return inserted ? 'created' : 'unchanged'
+      if (!inserted) return 'unchanged'
+      if (deletedAt === null) return 'created'
+      await this.#deletedWithPatient(trx, resource, deletedAt)
+      return 'delete-conflict'
     })
+  }
+
+  /**
+   * Handles a Condition that FHIR added to a patient whose registry delete has not reached FHIR
+   * yet. The condition is kept, deleted with its patient, in a `(deleted)` conflict: the
+   * patient's delete waits for the steward, so the hospital's addition is never deleted unseen.
+   */
+  async #deletedWithPatient(db: Executor, resource: FhirCondition, deletedAt: Date): Promise<void> {
+    const { conditions, conflicts, clock } = this.#deps
+    const row = await conditions.findByFhirId(db, resource.id ?? '')
+    if (!row) throw new Error(`Condition ${resource.id ?? ''} vanished after its insert`)
+    await softDeleteRow(db, 'conditions', row.id, {
+      updatedBy: FHIR_MERGE_ACTOR,
+      updatedAt: deletedAt,
+    })
+    const fields = conditionFieldsFromResource(resource)
+    await conflicts.record(
+      db,
+      {
+        entityType: 'condition',
+        entityId: row.id,
+        fieldPath: DELETION_FIELD,
+        itemKey: null,
+        baseValue: null,
+        registryValue: null,
+        fhirValue: fields,
+        registryVersion: row.version + 1,
+        fhirVersionId: versionIdOf(resource),
+        registryUpdatedAt: deletedAt,
+        fhirUpdatedAt: resource.meta?.lastUpdated ? new Date(resource.meta.lastUpdated) : null,
+        status: 'open',
+        resolution: null,
+      },
+      clock.now(),
+    )
+    await setSyncState(db, 'conditions', row.id, 'conflict')
   }
 
   /**

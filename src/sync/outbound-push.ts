@@ -333,11 +333,33 @@ export class OutboundPush {
         await setSyncState(this.#deps.db, 'conditions', condition.id, 'synced')
         await this.#dismissFieldConflicts('condition', condition.id)
       }
-      await fhir.delete('Patient', row.fhir_id, { ifMatchVersion: row.fhir_version_id, requestId })
+      try {
+        await fhir.delete('Patient', row.fhir_id, {
+          ifMatchVersion: row.fhir_version_id,
+          requestId,
+        })
+      } catch (error) {
+        // HAPI also answers 409 when resources still reference the patient: Conditions a
+        // hospital added that the registry has not merged yet. Merging them first opens their
+        // deletion conflicts, and the push's next round then waits for the steward.
+        if (error instanceof FhirRequestError && error.isVersionConflict) {
+          await this.#mergeConditionsOf(row.fhir_id, requestId)
+        }
+        throw error
+      }
     }
     await setSyncState(this.#deps.db, 'patients', row.id, 'synced')
     await this.#dismissFieldConflicts('patient', row.id)
     return 'deleted'
+  }
+
+  /** Merges every Condition FHIR holds for the patient, so none is deleted unseen. */
+  async #mergeConditionsOf(patientFhirId: string, requestId: string): Promise<void> {
+    const conditions = await this.#deps.fhir.searchAll<FhirCondition>('Condition', {
+      subject: `Patient/${patientFhirId}`,
+      _count: '200',
+    })
+    for (const condition of conditions) await this.#deps.merge.applyCondition(condition, requestId)
   }
 
   /**
