@@ -6,11 +6,15 @@ import {
   type Executor,
 } from '../platform/db.ts'
 import type { PageCursor } from '../platform/paging.ts'
+import type { EntityType } from '../platform/queue.ts'
 
 export type ConflictRow = Selectable<ConflictTable>
 
 /** Field path of a conflict between a delete on one side and an edit on the other. */
 export const DELETION_FIELD = '(deleted)'
+
+/** Reason stored on conflicts dismissed because both sides deleted their entity. */
+export const BOTH_DELETED_REASON = 'Both the registry and FHIR deleted the entity'
 
 export interface NewConflict {
   entityType: 'patient' | 'condition'
@@ -243,6 +247,35 @@ export class ConflictRepository {
       .where('status', '=', 'open')
       .returningAll()
       .executeTakeFirstOrThrow()
+  }
+
+  /**
+   * Dismisses the open conflicts of one entity, all of them or, with `fieldsOnly`, all but its
+   * `(deleted)` conflict. Returns how many it dismissed.
+   */
+  async dismissOpenByEntity(
+    db: Executor,
+    entity: { entityType: EntityType; entityId: string },
+    dismissal: { resolvedBy: string; reason: string; fieldsOnly: boolean },
+    now: Date,
+  ): Promise<number> {
+    let query = db
+      .updateTable('conflicts')
+      .set({
+        status: 'dismissed',
+        resolution: null,
+        resolved_by: dismissal.resolvedBy,
+        resolved_value: null,
+        resolution_reason: dismissal.reason,
+        resolved_at: now,
+        updated_at: now,
+      })
+      .where('entity_type', '=', entity.entityType)
+      .where('entity_id', '=', entity.entityId)
+      .where('status', '=', 'open')
+    if (dismissal.fieldsOnly) query = query.where('field_path', '<>', DELETION_FIELD)
+    const result = await query.executeTakeFirst()
+    return Number(result.numUpdatedRows)
   }
 
   /**

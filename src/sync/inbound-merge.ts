@@ -10,6 +10,7 @@ import type { AuditRepository } from '../audit/audit.repository.ts'
 import { enqueueConditionPush } from '../conditions/condition.service.ts'
 import type { ConditionRepository } from '../conditions/condition.repository.ts'
 import {
+  BOTH_DELETED_REASON,
   DELETION_FIELD,
   type ConflictRepository,
   type ConflictRow,
@@ -144,20 +145,12 @@ export class InboundMerge {
 
   /** Closes the open conflicts of a row deleted on both sides and marks it synced. */
   async #settleBothDeleted(db: Executor, entity: AnyEntity, id: string, now: Date): Promise<void> {
-    for (const conflict of await this.#deps.conflicts.listOpenByEntity(db, entity.entityType, id)) {
-      await this.#deps.conflicts.close(
-        db,
-        conflict.id,
-        {
-          status: 'dismissed',
-          resolution: null,
-          resolvedBy: FHIR_MERGE_ACTOR,
-          resolvedValue: null,
-          reason: 'Both the registry and FHIR deleted the entity',
-        },
-        now,
-      )
-    }
+    await this.#deps.conflicts.dismissOpenByEntity(
+      db,
+      { entityType: entity.entityType, entityId: id },
+      { resolvedBy: FHIR_MERGE_ACTOR, reason: BOTH_DELETED_REASON, fieldsOnly: false },
+      now,
+    )
     await setSyncState(db, entity.table, id, 'synced')
   }
 

@@ -14,6 +14,7 @@ import type { PushJobData } from '../platform/queue.ts'
 import { recordSyncPoint, setSyncState, type SyncedTable } from '../platform/sync-columns.ts'
 import type { InboundMerge } from './inbound-merge.ts'
 import {
+  BOTH_DELETED_REASON,
   DELETION_FIELD,
   type ConflictRepository,
   type ConflictRow,
@@ -398,25 +399,12 @@ export class OutboundPush {
    * one included: with both sides deleted there is nothing left for a steward to decide.
    */
   async #settleBothDeleted(entityType: 'patient' | 'condition', id: string): Promise<void> {
-    const now = this.#deps.clock.now()
-    for (const conflict of await this.#deps.conflicts.listOpenByEntity(
+    await this.#deps.conflicts.dismissOpenByEntity(
       this.#deps.db,
-      entityType,
-      id,
-    )) {
-      await this.#deps.conflicts.close(
-        this.#deps.db,
-        conflict.id,
-        {
-          status: 'dismissed',
-          resolution: null,
-          resolvedBy: 'fhir-push',
-          resolvedValue: null,
-          reason: 'Both the registry and FHIR deleted the entity',
-        },
-        now,
-      )
-    }
+      { entityType, entityId: id },
+      { resolvedBy: 'fhir-push', reason: BOTH_DELETED_REASON, fieldsOnly: false },
+      this.#deps.clock.now(),
+    )
     await setSyncState(this.#deps.db, TABLES[entityType], id, 'synced')
   }
 
@@ -425,21 +413,16 @@ export class OutboundPush {
    * value exists any more, so no steward needs to decide them.
    */
   async #dismissFieldConflicts(entityType: 'patient' | 'condition', id: string): Promise<void> {
-    const now = this.#deps.clock.now()
-    for (const conflict of await this.#conflicts(entityType, id)) {
-      await this.#deps.conflicts.close(
-        this.#deps.db,
-        conflict.id,
-        {
-          status: 'dismissed',
-          resolution: null,
-          resolvedBy: 'fhir-push',
-          resolvedValue: null,
-          reason: 'The registry deleted the entity, and the delete reached FHIR',
-        },
-        now,
-      )
-    }
+    await this.#deps.conflicts.dismissOpenByEntity(
+      this.#deps.db,
+      { entityType, entityId: id },
+      {
+        resolvedBy: 'fhir-push',
+        reason: 'The registry deleted the entity, and the delete reached FHIR',
+        fieldsOnly: true,
+      },
+      this.#deps.clock.now(),
+    )
   }
 
   /** Open conflicts of the row's fields; a deletion conflict is handled before this is asked. */
