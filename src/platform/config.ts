@@ -71,7 +71,7 @@ const configSchema = z.object({
    */
   SYNC_DIRECTION: z.string().optional(),
   /**
-   * How FHIR changes are found per resource type, as `Type=trigger` separated by commas:
+   * Source of FHIR changes per resource type, as `Type=trigger` separated by commas:
    * subscription (the default: rest-hook Subscriptions, with the drift catch-up behind them) or
    * polling (the drift catch-up alone, every POLLING_INTERVAL_SECONDS).
    */

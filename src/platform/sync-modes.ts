@@ -4,17 +4,17 @@ export const SYNCED_RESOURCE_TYPES = ['Patient', 'Condition'] as const
 export type SyncedResourceType = (typeof SYNCED_RESOURCE_TYPES)[number]
 
 /**
- * Which way changes flow for one resource type: both ways, only from the registry to FHIR (FHIR
- * edits are overwritten by the next push), or only from FHIR to the registry (the API rejects
- * writes of that type).
+ * Directions in which changes of one resource type flow: both ways, only from the registry to
+ * FHIR (FHIR edits are overwritten by the next push), or only from FHIR to the registry (the API
+ * rejects writes of that type).
  */
 export const SYNC_DIRECTIONS = ['two-way', 'to-fhir', 'from-fhir'] as const
 
 export type SyncDirection = (typeof SYNC_DIRECTIONS)[number]
 
 /**
- * How FHIR changes are found: rest-hook Subscriptions, with the drift catch-up behind them, or
- * the drift catch-up alone, for FHIR servers without working Subscriptions.
+ * Sources of FHIR changes: rest-hook Subscriptions, with the drift catch-up behind them, or the
+ * drift catch-up alone, for FHIR servers without working Subscriptions.
  */
 export const SYNC_TRIGGERS = ['subscription', 'polling'] as const
 
@@ -26,8 +26,6 @@ export interface SyncMode {
 }
 
 export type SyncModes = Readonly<Record<SyncedResourceType, Readonly<SyncMode>>>
-
-export const DEFAULT_SYNC_MODE: SyncMode = { direction: 'two-way', trigger: 'subscription' }
 
 /** True when FHIR changes of this type are merged into the registry. */
 export function pullsFromFhir(mode: SyncMode): boolean {
