@@ -32,4 +32,16 @@ describe('patientFieldsSchema', () => {
   it('accepts a date of death in the past', () => {
     expect(issuesOf({ deceased: { dateTime: '2021-03-04T10:00:00+01:00' } })).toEqual([])
   })
+
+  it.each([
+    ['telecom value', { telecom: [{ system: 'phone', value: ' ' }] }, 'telecom.0.value'],
+    ['family name', { names: [{ family: '\t' }] }, 'names.0.family'],
+    ['address line', { addresses: [{ line: ['  '] }] }, 'addresses.0.line.0'],
+  ])('rejects a %s of whitespace only', (_label, input, path) => {
+    expect(issuesOf(input).map((issue) => issue.path)).toEqual([path])
+  })
+
+  it('accepts text with inner whitespace', () => {
+    expect(issuesOf({ names: [{ family: 'van der Berg', given: ['Anna Maria'] }] })).toEqual([])
+  })
 })

@@ -5,10 +5,19 @@ import { fhirDateTimeSchema } from './schemas.ts'
 // client can send back what it read (periods, types, extensions) without loss, and an unknown
 // member is rejected rather than silently dropped.
 
+/**
+ * A FHIR string with at least one character other than whitespace. HAPI drops a value of
+ * whitespace only, so the registry would hold a value that never reaches FHIR and every drift
+ * verification would report the field as diverged.
+ */
+const textSchema = z
+  .string()
+  .regex(/\S/, { error: 'Must contain a character other than whitespace' })
+
 const extensionSchema = z.looseObject({ url: z.string().min(1) })
 
 const elementMembers = {
-  id: z.string().min(1).optional(),
+  id: textSchema.optional(),
   extension: z.array(extensionSchema).optional(),
 }
 
@@ -22,9 +31,9 @@ export const codingSchema = z
   .strictObject({
     ...elementMembers,
     system: z.url().optional(),
-    version: z.string().min(1).optional(),
-    code: z.string().min(1).optional(),
-    display: z.string().min(1).optional(),
+    version: textSchema.optional(),
+    code: textSchema.optional(),
+    display: textSchema.optional(),
     userSelected: z.boolean().optional(),
   })
   .openapi('Coding', {
@@ -35,26 +44,26 @@ export const codeableConceptSchema = z
   .strictObject({
     ...elementMembers,
     coding: z.array(codingSchema).optional(),
-    text: z.string().min(1).optional(),
+    text: textSchema.optional(),
   })
   .openapi('CodeableConcept')
 
 const referenceSchema = z.strictObject({
   ...elementMembers,
-  reference: z.string().min(1).optional(),
-  type: z.string().min(1).optional(),
-  display: z.string().min(1).optional(),
+  reference: textSchema.optional(),
+  type: textSchema.optional(),
+  display: textSchema.optional(),
 })
 
 export const humanNameSchema = z
   .strictObject({
     ...elementMembers,
     use: z.enum(['usual', 'official', 'temp', 'nickname', 'anonymous', 'old', 'maiden']).optional(),
-    text: z.string().min(1).optional(),
-    family: z.string().min(1).optional(),
-    given: z.array(z.string().min(1)).optional(),
-    prefix: z.array(z.string().min(1)).optional(),
-    suffix: z.array(z.string().min(1)).optional(),
+    text: textSchema.optional(),
+    family: textSchema.optional(),
+    given: z.array(textSchema).optional(),
+    prefix: z.array(textSchema).optional(),
+    suffix: z.array(textSchema).optional(),
     period: periodSchema.optional(),
   })
   .openapi('HumanName', {
@@ -67,7 +76,7 @@ export const identifierSchema = z
     use: z.enum(['usual', 'official', 'temp', 'secondary', 'old']).optional(),
     type: codeableConceptSchema.optional(),
     system: z.url().optional(),
-    value: z.string().min(1).optional(),
+    value: textSchema.optional(),
     period: periodSchema.optional(),
     assigner: referenceSchema.optional(),
   })
@@ -79,7 +88,7 @@ export const contactPointSchema = z
   .strictObject({
     ...elementMembers,
     system: z.enum(['phone', 'fax', 'email', 'pager', 'url', 'sms', 'other']).optional(),
-    value: z.string().min(1).optional(),
+    value: textSchema.optional(),
     use: z.enum(['home', 'work', 'temp', 'old', 'mobile']).optional(),
     rank: z.number().int().min(1).optional(),
     period: periodSchema.optional(),
@@ -98,13 +107,13 @@ export const addressSchema = z
     ...elementMembers,
     use: z.enum(['home', 'work', 'temp', 'old', 'billing']).optional(),
     type: z.enum(['postal', 'physical', 'both']).optional(),
-    text: z.string().min(1).optional(),
-    line: z.array(z.string().min(1)).optional(),
-    city: z.string().min(1).optional(),
-    district: z.string().min(1).optional(),
-    state: z.string().min(1).optional(),
-    postalCode: z.string().min(1).optional(),
-    country: z.string().min(1).optional(),
+    text: textSchema.optional(),
+    line: z.array(textSchema).optional(),
+    city: textSchema.optional(),
+    district: textSchema.optional(),
+    state: textSchema.optional(),
+    postalCode: textSchema.optional(),
+    country: textSchema.optional(),
     period: periodSchema.optional(),
   })
   .openapi('Address', { example: { line: ['12 Queen Square'], city: 'London', country: 'GB' } })
