@@ -9,10 +9,10 @@
  * DATABASE_URL names.
  */
 import { parseArgs } from 'node:util'
-import pg from 'pg'
 import { createRegistry, type Registry } from '../src/app.ts'
 import { loadConfig } from '../src/platform/config.ts'
 import { createLogger } from '../src/platform/logger.ts'
+import { dropBenchSchemas } from './bench-schemas.ts'
 import type { PushJobData } from '../src/platform/queue.ts'
 
 const { values } = parseArgs({
@@ -139,9 +139,5 @@ try {
   report('updates', updateSingles, updateBundles)
 } finally {
   await registry.stop()
-  const client = new pg.Client({ connectionString: config.DATABASE_URL })
-  await client.connect()
-  await client.query(`drop schema if exists ${config.DATABASE_SCHEMA} cascade`)
-  await client.query(`drop schema if exists ${config.QUEUE_SCHEMA} cascade`)
-  await client.end()
+  await dropBenchSchemas(config)
 }

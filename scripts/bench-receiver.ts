@@ -1,6 +1,6 @@
 /**
- * Measures the rest-hook receiver under a burst: sends N deliveries (PUT of a Patient, as HAPI
- * sends them) with C at a time to a registry API that runs no workers, so the figures cover only
+ * Measures the rest-hook receiver under a burst. It sends N deliveries (PUT of a Patient, as HAPI
+ * sends them) with C at a time to a registry API that runs no workers. So the figures cover only
  * recording the delivery and queueing its merge. Prints the rate and the latency percentiles.
  * Uses schemas of its own in DATABASE_URL's database and drops them at the end; HAPI is not
  * needed.
@@ -8,10 +8,10 @@
  *   npm run bench:receiver -- [--deliveries N] [--concurrency C]
  */
 import { parseArgs } from 'node:util'
-import pg from 'pg'
 import { createRegistry } from '../src/app.ts'
 import { loadConfig } from '../src/platform/config.ts'
 import { createLogger } from '../src/platform/logger.ts'
+import { dropBenchSchemas } from './bench-schemas.ts'
 import { RECEIVER_PATH } from '../src/sync/notification-receiver.ts'
 
 const { values } = parseArgs({
@@ -99,13 +99,9 @@ try {
     `${deliveries} deliveries, ${concurrency} at a time, in ${seconds.toFixed(2)} s: ` +
       `${(deliveries / seconds).toFixed(0)} per second; latency p50 ` +
       `${percentile(latenciesMs, 0.5).toFixed(1)} ms, p95 ${percentile(latenciesMs, 0.95).toFixed(1)} ms, ` +
-      `p99 ${percentile(latenciesMs, 0.99).toFixed(1)} ms; ${failures} answers other than 204\n`,
+      `p99 ${percentile(latenciesMs, 0.99).toFixed(1)} ms; ${failures} responses other than 204\n`,
   )
 } finally {
   await registry.stop()
-  const client = new pg.Client({ connectionString: config.DATABASE_URL })
-  await client.connect()
-  await client.query(`drop schema if exists ${config.DATABASE_SCHEMA} cascade`)
-  await client.query(`drop schema if exists ${config.QUEUE_SCHEMA} cascade`)
-  await client.end()
+  await dropBenchSchemas(config)
 }
