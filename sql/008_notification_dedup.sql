@@ -1,4 +1,4 @@
--- HAPI delivers a version more than once: it retries a delivery whose answer came late, and the
+-- HAPI delivers a version more than once: it retries a delivery whose response came late, and the
 -- drift catch-up reads versions from the history that a delivery already brought. One
 -- unprocessed row per resource version and method is enough, because the merge reads the
 -- current version from HAPI anyway. Rows without a version id (deletes, empty deliveries) are

@@ -7,7 +7,7 @@ import { MULTIPLE_SCLEROSIS, conditionInput, patientInput } from './merge-fixtur
 
 /**
  * Failures injected in front of the real HAPI: each rule matches writes whose body contains
- * `marker` (a patient's unique family name) and answers for HAPI `times` times, or passes the
+ * `marker` (a patient's unique family name) and responds in HAPI's place `times` times, or passes the
  * request on and then loses the response. Rules are set before the patient is created, so the
  * first push already meets them.
  */

@@ -9,7 +9,7 @@ export const UNRESOLVED_OUTCOME = 'unresolved'
 /** Queries of `fhir_notifications`, the inbox of rest-hook deliveries. */
 export class NotificationRepository {
   /**
-   * Records a delivery. Returns its id, or null when an unprocessed row already holds the same
+   * Records a delivery. Returns its id, or null when an unprocessed row already records the same
    * version of the resource, which makes this one a duplicate.
    */
   async insert(

@@ -340,7 +340,7 @@ export class OutboundPush {
           requestId,
         })
       } catch (error) {
-        // HAPI also answers 409 when resources still reference the patient: Conditions a
+        // HAPI also returns 409 when resources still reference the patient: Conditions a
         // hospital added that the registry has not merged yet. Merging them first opens their
         // deletion conflicts, and the push's next round then waits for the steward.
         if (error instanceof FhirRequestError && error.isVersionConflict) {

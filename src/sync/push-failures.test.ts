@@ -58,17 +58,16 @@ describe('classifyPushFailure', () => {
     expect(failure.kind).toBe('dead')
   })
 
-  it('waits as long as Retry-After asks', () => {
+  it('waits as long as Retry-After requests', () => {
     const failure = classifyPushFailure(fhirError(429, 45), 1, 8, LOWEST)
 
-    expect(failure.kind).toBe('retry')
-    expect(failure.kind === 'retry' && failure.delaySeconds).toBe(45)
+    expect(failure).toMatchObject({ kind: 'retry', delaySeconds: 45 })
   })
 
   it('caps a long Retry-After', () => {
     const failure = classifyPushFailure(fhirError(503, 86_400), 1, 8, LOWEST)
 
-    expect(failure.kind === 'retry' && failure.delaySeconds).toBe(MAX_RETRY_DELAY_SECONDS)
+    expect(failure).toMatchObject({ kind: 'retry', delaySeconds: MAX_RETRY_DELAY_SECONDS })
   })
 
   it('gives up after the last try', () => {

@@ -4,10 +4,10 @@ import { PushBlockedError } from './outbound-push.ts'
 /** Wait before the second try of a push, in seconds; each later try waits twice as long. */
 const FIRST_RETRY_DELAY_SECONDS = 2
 
-/** Longest wait between two tries of a push, in seconds, whatever the backoff or Retry-After. */
+/** Maximum wait between two tries of a push, in seconds, whatever the backoff or Retry-After. */
 export const MAX_RETRY_DELAY_SECONDS = 600
 
-/** What to do with a push that failed. */
+/** Decision on a push that failed: another try after a delay, or the dead letters. */
 export type PushFailure =
   { kind: 'retry'; delaySeconds: number; reason: string } | { kind: 'dead'; reason: string }
 
@@ -26,7 +26,7 @@ export function pushRetryDelaySeconds(attempt: number, random: () => number): nu
 /**
  * Decides between another try and the dead letters for a push that failed on try `attempt`.
  * Network failures, timeouts, 408, 429 and 5xx are retried, waiting as long as a Retry-After
- * header asks (within the cap) or else by the backoff. Other 4xx answers will not change on
+ * header requests (within the cap) or else by the backoff. Other 4xx responses will not change on
  * retry, and neither will a FHIR resource older than the registry's record, so those go to the
  * dead letters at once. Errors of unknown kind are retried, since most are passing (a database
  * failover, a lost connection).

@@ -155,7 +155,7 @@ const registerSubscriptionsRoute = createRoute({
   summary: "Create or update the registry's Subscriptions on HAPI and wait until they are active",
   responses: {
     200: {
-      description: 'The Subscriptions as HAPI now holds them',
+      description: 'The Subscriptions as HAPI now stores them',
       content: jsonContent(z.object({ items: z.array(subscriptionStatusSchema) })),
     },
   },

@@ -89,8 +89,8 @@ export class SyncWorkers {
 
   /**
    * Pushes one registry row. A failure that may pass schedules the next try as a delayed job of
-   * the row's key, waiting by backoff with jitter or as long as HAPI's Retry-After requests; the row
-   * stays `pending` meanwhile. After the last try, or at once for a failure that retrying cannot
+   * the row's key, waiting by backoff with jitter or as long as HAPI's Retry-After requests. The
+   * row stays `pending` meanwhile. After the last try, or at once for a failure that retrying cannot
    * fix, the row is marked `failed` and the job goes to the dead letters. Either way the state
    * and the job are written in one transaction, so a crash cannot leave a row without its retry.
    */
@@ -223,11 +223,11 @@ export class SyncWorkers {
   }
 
   /**
-   * Schedules the next try of a merge that failed, as a delayed job of its resource's key, or
-   * after the last try puts the job in the dead letters; its notifications stay unprocessed, so
-   * a later delivery or the drift catch-up merges the change. The job itself never fails:
-   * pg-boss 12 cannot queue a failed job's retry while its key already has a retry waiting, and
-   * sends the job straight to the dead letters instead.
+   * Schedules the next try of a merge that failed, as a delayed job of its resource's key. After
+   * the last try it puts the job in the dead letters instead. The notifications stay unprocessed,
+   * so a later delivery or the drift catch-up merges the change. The job itself never fails,
+   * because pg-boss 12 cannot queue a failed job's retry while its key already has a retry
+   * waiting, and sends the job straight to the dead letters instead.
    */
   async #handleMergeFailure(job: Job<MergeJobData>, error: unknown): Promise<void> {
     const { queue, pushRetryLimit } = this.#deps
