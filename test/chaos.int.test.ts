@@ -183,8 +183,8 @@ describe('sync under chaos', () => {
 
   it('leaves registry and HAPI in step', async () => {
     const state = run.state
-    if (!state) throw new Error(`seed ${seed}: the run ended before the final state was read`)
-    const problems = findDivergences(state)
+    if (!state || !run.log) throw new Error(`seed ${seed}: the run ended before the checks`)
+    const problems = findDivergences(state, run.log)
 
     expect(
       problems.slice(0, SHOWN_PROBLEMS),

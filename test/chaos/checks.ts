@@ -151,13 +151,40 @@ function partKeys(shape: FieldShape, value: unknown): (string | null)[] {
 }
 
 /**
+ * FHIR ids of the Patients that left the registry's scope before the registry saw them: the
+ * hospital deleted their Conditions before any merge read them, so HAPI holds a Patient without
+ * a neurological Condition, which the registry rightly never enrols.
+ */
+function patientsOutOfScope(state: FinalState, log: WorkloadLog): Set<string> {
+  const withConditions = new Set(
+    [...state.fhirConditions.values()].map((condition) => condition.subject.reference ?? ''),
+  )
+  const lostConditions = new Set(
+    log.deletions
+      .filter((deletion) => deletion.side === 'fhir' && deletion.entityType === 'condition')
+      .map((deletion) => deletion.patientFhirId),
+  )
+  const enrolled = new Set(state.patients.map((row) => row.fhir_id))
+  return new Set(
+    [...state.fhirPatients.keys()].filter(
+      (fhirId) =>
+        !enrolled.has(fhirId) &&
+        !withConditions.has(`Patient/${fhirId}`) &&
+        lostConditions.has(fhirId),
+    ),
+  )
+}
+
+/**
  * Compares every registry row with HAPI, field by field and part by part. A part that differs
  * must have exactly one open conflict (its field and item key). A deleted row must be gone from
  * HAPI unless an open `(deleted)` conflict keeps the delete back. Every Patient and Condition in
- * HAPI must have a registry row, because every Patient the workload creates there is neurological.
+ * HAPI must have a registry row, because every Patient the workload creates there is
+ * neurological, unless the hospital deleted its Conditions before the registry saw them.
  */
-export function findDivergences(state: FinalState): string[] {
+export function findDivergences(state: FinalState, log: WorkloadLog): string[] {
   const index = new Index(state)
+  const outOfScope = patientsOutOfScope(state, log)
   const problems: string[] = []
   const rows: [EntityType, Row][] = [
     ...state.patients.map((row): [EntityType, Row] => ['patient', row]),
@@ -173,6 +200,7 @@ export function findDivergences(state: FinalState): string[] {
   ] as const) {
     for (const [fhirId, resource] of resources) {
       if (index.rowByFhirId(entityType, fhirId)) continue
+      if (entityType === 'patient' && outOfScope.has(fhirId)) continue
       problems.push(
         `${resource.resourceType}/${fhirId} (v${resource.meta?.versionId ?? '?'}, source ${resource.meta?.source ?? '-'}) is in HAPI but no registry row has it`,
       )
@@ -248,15 +276,17 @@ const LIST_FIELDS = new Set(['names', 'telecom', 'addresses'])
  * must be the final value (each element of it, for list fields), or appear in a conflict of the
  * entity (as the registry's or FHIR's value) or in an audit row of the entity (before or after).
  * Edits of an entity that the same side deleted later are left out, because that side's own
- * delete replaces them.
+ * delete replaces them, and so are edits of Patients that left the registry's scope unseen.
  */
 export function findLostEdits(state: FinalState, log: WorkloadLog, startedAt: number): string[] {
   const index = new Index(state)
   const deletedBy = new Set(
     log.deletions.map((deletion) => `${deletion.side} ${deletion.entityType} ${deletion.fhirId}`),
   )
+  const outOfScope = patientsOutOfScope(state, log)
   const problems: string[] = []
   for (const edit of log.lastEdits()) {
+    if (outOfScope.has(edit.patientFhirId)) continue
     const deletedBySameSide =
       deletedBy.has(`${edit.side} ${edit.entityType} ${edit.fhirId}`) ||
       deletedBy.has(`${edit.side} patient ${edit.patientFhirId}`)
