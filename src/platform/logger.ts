@@ -39,8 +39,18 @@ class WinstonLogger implements Logger {
   }
 }
 
-/** Creates the process logger: one JSON line per event on stdout. */
-export function createLogger(level: string, defaultFields: LogFields = {}): Logger {
+/**
+ * Creates the process logger: one JSON line per event on stdout, or on `stream` when given (tests
+ * read the lines back from one).
+ */
+export function createLogger(
+  level: string,
+  defaultFields: LogFields = {},
+  stream?: NodeJS.WritableStream,
+): Logger {
+  const transport = stream
+    ? new winston.transports.Stream({ stream })
+    : new winston.transports.Console()
   const inner = winston.createLogger({
     level,
     defaultMeta: defaultFields,
@@ -49,9 +59,9 @@ export function createLogger(level: string, defaultFields: LogFields = {}): Logg
       winston.format.errors({ stack: true }),
       winston.format.json(),
     ),
-    // winston's Console transport is typed against a second copy of winston-transport's class.
+    // winston's transports are typed against a second copy of winston-transport's class.
     // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment
-    transports: [new winston.transports.Console()],
+    transports: [transport],
   })
   return new WinstonLogger(inner)
 }
