@@ -23,3 +23,10 @@ create table login_failures (
   window_started_at timestamptz not null,
   locked_until timestamptz
 );
+
+-- Changes to users (creation, roles, disabling, password resets) are audited like record changes.
+-- The password hash never enters an audit row.
+alter table audit_log drop constraint audit_log_entity_type_check;
+alter table audit_log
+  add constraint audit_log_entity_type_check
+  check (entity_type in ('patient', 'condition', 'user'));

@@ -1,0 +1,76 @@
+import type { OpenAPIHono } from '@hono/zod-openapi'
+import type { Context } from 'hono'
+import { getConnInfo } from '@hono/node-server/conninfo'
+import type { AppEnv } from '../platform/http.ts'
+import { ERROR_RESPONSES, jsonContent } from '../platform/schemas.ts'
+import { ROLES, publicRoute, securedRoute } from './access.ts'
+import { loginSchema, principalSchema, tokenSchema } from './auth.schemas.ts'
+import type { AuthService } from './auth.service.ts'
+
+const TAG = 'Authentication'
+
+const tokenRoute = publicRoute({
+  method: 'post',
+  path: '/auth/token',
+  operationId: 'issueToken',
+  tags: [TAG],
+  summary: 'Sign in with a username and password for a short-lived access token',
+  description:
+    'Send the token as `Authorization: Bearer <access_token>`. Failed sign-ins are counted per account and per address; past the limit both are locked for a while and get 429 with Retry-After.',
+  request: { body: { content: jsonContent(loginSchema), required: true } },
+  responses: {
+    200: { description: 'Signed in', content: jsonContent(tokenSchema) },
+    400: ERROR_RESPONSES[400],
+    401: ERROR_RESPONSES[401],
+    429: ERROR_RESPONSES[429],
+  },
+})
+
+const meRoute = securedRoute(ROLES, {
+  method: 'get',
+  path: '/auth/me',
+  operationId: 'getCurrentPrincipal',
+  tags: [TAG],
+  summary: 'The caller of this request: user id and roles',
+  responses: { 200: { description: 'The caller', content: jsonContent(principalSchema) } },
+})
+
+/** The caller's address: the socket's peer, or the proxy's X-Forwarded-For when trusted. */
+function addressOf(c: Context<AppEnv>, trustProxy: boolean): string {
+  if (trustProxy) {
+    const forwarded = c.req.header('x-forwarded-for')?.split(',')[0]?.trim()
+    if (forwarded) return forwarded
+  }
+  try {
+    return getConnInfo(c).remote.address ?? 'unknown'
+  } catch {
+    // Requests handed to app.fetch directly, as in unit tests, have no socket.
+    return 'unknown'
+  }
+}
+
+export function registerAuthRoutes(
+  app: OpenAPIHono<AppEnv>,
+  auth: AuthService,
+  options: { trustProxy: boolean },
+): void {
+  app.openapi(tokenRoute, async (c) => {
+    const { username, password } = c.req.valid('json')
+    const issued = await auth.login(username, password, addressOf(c, options.trustProxy))
+    c.header('Cache-Control', 'no-store')
+    return c.json(
+      {
+        access_token: issued.token,
+        token_type: 'Bearer' as const,
+        expires_in: issued.expiresIn,
+        roles: issued.roles,
+      },
+      200,
+    )
+  })
+
+  app.openapi(meRoute, (c) => {
+    const principal = c.get('principal')
+    return c.json({ id: principal.id, roles: [...principal.roles] }, 200)
+  })
+}

@@ -1,0 +1,188 @@
+import {
+  createRemoteJWKSet,
+  decodeJwt,
+  errors as joseErrors,
+  jwtVerify,
+  SignJWT,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+} from 'jose'
+import { AppError, UnauthorizedError } from '../platform/errors.ts'
+import type { Clock } from '../platform/clock.ts'
+import { ROLES, type Role } from './access.ts'
+
+/** Settings of an external OpenID issuer whose access tokens the API accepts. */
+export interface ExternalIssuerSettings {
+  issuer: string
+  audience: string
+  /** JWKS URL; when absent it is read from the issuer's discovery document. */
+  jwksUrl?: string
+  /** Claim with the roles, as a dotted path. */
+  roleClaim: string
+  algorithms: readonly string[]
+}
+
+export interface TokenServiceDeps {
+  clock: Clock
+  /** HS256 key of the registry's own tokens. */
+  secret: string
+  /** `iss` and `aud` of the registry's own tokens. */
+  issuer: string
+  ttlSeconds: number
+  external?: ExternalIssuerSettings
+  /** Timeout of the JWKS and discovery requests, in milliseconds. */
+  fetchTimeoutMs?: number
+}
+
+/** A token's verified claims, reduced to what the API needs. */
+export type VerifiedToken =
+  | { kind: 'local'; userId: string }
+  | { kind: 'external'; subject: string; issuer: string; roles: Role[] }
+
+/** Tolerance for clock differences between the issuer and this server, in seconds. */
+const CLOCK_TOLERANCE_SECONDS = 30
+
+/**
+ * Issues the registry's own access tokens and verifies those and an external issuer's. Tokens
+ * are told apart by their `iss` claim before any signature check, and each issuer's tokens are
+ * checked only with that issuer's keys, algorithms and audience. `alg: none` never passes:
+ * jose rejects unsecured tokens whenever a key is given.
+ */
+export class TokenService {
+  readonly #deps: TokenServiceDeps
+  readonly #key: Uint8Array
+  #externalKeys: Promise<JWTVerifyGetKey> | undefined
+
+  constructor(deps: TokenServiceDeps) {
+    this.#deps = deps
+    this.#key = new TextEncoder().encode(deps.secret)
+  }
+
+  /** Signs a token for a local user, valid for the configured lifetime. */
+  async issue(
+    userId: string,
+    roles: readonly string[],
+  ): Promise<{ token: string; expiresIn: number }> {
+    const now = Math.floor(this.#deps.clock.now().getTime() / 1000)
+    const token = await new SignJWT({ roles: [...roles] })
+      .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt' })
+      .setIssuer(this.#deps.issuer)
+      .setAudience(this.#deps.issuer)
+      .setSubject(userId)
+      .setIssuedAt(now)
+      .setExpirationTime(now + this.#deps.ttlSeconds)
+      .setJti(crypto.randomUUID())
+      .sign(this.#key)
+    return { token, expiresIn: this.#deps.ttlSeconds }
+  }
+
+  /** Verifies a bearer token, raising 401 with a code that says why it was rejected. */
+  async verify(token: string): Promise<VerifiedToken> {
+    let issuer: string | undefined
+    try {
+      issuer = decodeJwt(token).iss
+    } catch {
+      throw new UnauthorizedError('The bearer token is not a JWT', 'TOKEN_INVALID')
+    }
+    try {
+      if (issuer === this.#deps.issuer) return await this.#verifyLocal(token)
+      const external = this.#deps.external
+      if (external && issuer === external.issuer) return await this.#verifyExternal(token, external)
+    } catch (error) {
+      throw rejection(error)
+    }
+    throw new UnauthorizedError(
+      `Tokens of issuer ${issuer ?? '(none)'} are not accepted here`,
+      'TOKEN_ISSUER_UNKNOWN',
+    )
+  }
+
+  async #verifyLocal(token: string): Promise<VerifiedToken> {
+    const { payload } = await jwtVerify(token, this.#key, {
+      issuer: this.#deps.issuer,
+      audience: this.#deps.issuer,
+      algorithms: ['HS256'],
+      requiredClaims: ['sub', 'exp', 'iat'],
+      currentDate: this.#deps.clock.now(),
+      clockTolerance: CLOCK_TOLERANCE_SECONDS,
+    })
+    return { kind: 'local', userId: payload.sub ?? '' }
+  }
+
+  async #verifyExternal(token: string, external: ExternalIssuerSettings): Promise<VerifiedToken> {
+    const { payload } = await jwtVerify(token, await this.#externalKeySet(external), {
+      issuer: external.issuer,
+      audience: external.audience,
+      algorithms: [...external.algorithms],
+      requiredClaims: ['sub', 'exp'],
+      currentDate: this.#deps.clock.now(),
+      clockTolerance: CLOCK_TOLERANCE_SECONDS,
+    })
+    return {
+      kind: 'external',
+      subject: payload.sub ?? '',
+      issuer: external.issuer,
+      roles: rolesOf(payload, external.roleClaim),
+    }
+  }
+
+  /** Builds the issuer's key set once; jose caches its keys and refetches on an unknown `kid`. */
+  #externalKeySet(external: ExternalIssuerSettings): Promise<JWTVerifyGetKey> {
+    this.#externalKeys ??= this.#resolveJwksUrl(external).then((url) =>
+      createRemoteJWKSet(new URL(url), { timeoutDuration: this.#deps.fetchTimeoutMs ?? 5_000 }),
+    )
+    // A failed discovery is not cached, so the next token tries again.
+    this.#externalKeys.catch(() => {
+      this.#externalKeys = undefined
+    })
+    return this.#externalKeys
+  }
+
+  async #resolveJwksUrl(external: ExternalIssuerSettings): Promise<string> {
+    if (external.jwksUrl) return external.jwksUrl
+    const discovery = `${external.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`
+    const response = await fetch(discovery, {
+      signal: AbortSignal.timeout(this.#deps.fetchTimeoutMs ?? 5_000),
+    })
+    if (!response.ok) throw new Error(`GET ${discovery} returned ${response.status}`)
+    const { jwks_uri: jwksUri } = (await response.json()) as { jwks_uri?: unknown }
+    if (typeof jwksUri !== 'string') throw new Error(`${discovery} names no jwks_uri`)
+    return jwksUri
+  }
+}
+
+/** Reads the roles claim (a string or a list, at a dotted path) and keeps the registry's roles. */
+export function rolesOf(payload: JWTPayload, claimPath: string): Role[] {
+  let value: unknown = payload
+  for (const part of claimPath.split('.')) {
+    value =
+      typeof value === 'object' && value !== null
+        ? (value as Record<string, unknown>)[part]
+        : undefined
+  }
+  const values = typeof value === 'string' ? value.split(' ') : Array.isArray(value) ? value : []
+  return ROLES.filter((role) => values.includes(role))
+}
+
+function rejection(error: unknown): AppError {
+  if (error instanceof AppError) return error
+  if (error instanceof joseErrors.JWTExpired) {
+    return new UnauthorizedError('The bearer token has expired; sign in again', 'TOKEN_EXPIRED')
+  }
+  // jose raises a plain JOSEError (code ERR_JOSE_GENERIC) for a key set response other than 200.
+  const keySetUnavailable =
+    error instanceof joseErrors.JWKSTimeout ||
+    error instanceof joseErrors.JWKSInvalid ||
+    (error instanceof joseErrors.JOSEError && error.code === 'ERR_JOSE_GENERIC')
+  if (error instanceof joseErrors.JOSEError && !keySetUnavailable) {
+    return new UnauthorizedError(`The bearer token is invalid: ${error.code}`, 'TOKEN_INVALID')
+  }
+  // The key set could not be fetched. The token may well be valid, so this is the server's
+  // failure (503), and accepting the token unchecked is no option either.
+  return new AppError(
+    503,
+    'TOKEN_ISSUER_UNAVAILABLE',
+    'The bearer token could not be checked because the issuer keys could not be fetched; retry later',
+    { cause: error },
+  )
+}
