@@ -1,6 +1,7 @@
 import pg from 'pg'
 import { inject } from 'vitest'
 import { createRegistry, type Registry, type RegistryOverrides } from '../src/app.ts'
+import { ROLES, type Role } from '../src/auth/access.ts'
 import { FhirClient } from '../src/fhir/fhir-client.ts'
 import { deleteSubscriptions, deleteSubscriptionsExcept } from '../src/fhir/subscriptions.ts'
 import { loadConfig } from '../src/platform/config.ts'
@@ -16,12 +17,18 @@ export interface TestRegistry {
   hospital: FhirClient
   /** The registry identifier system of this file's registry. */
   identifierSystem: string
+  /**
+   * Calls the registry API as a user holding every role, unless `headers` names its own
+   * Authorization; an empty Authorization sends none.
+   */
   api(
     method: string,
     path: string,
     body?: unknown,
     headers?: Record<string, string>,
   ): Promise<Response>
+  /** Creates a user with exactly these roles and returns an `Authorization` header value for it. */
+  authorizationFor(roles: readonly Role[]): Promise<string>
   stop(): Promise<void>
 }
 
@@ -79,8 +86,23 @@ export async function startTestRegistry(
     await client.query(`drop schema if exists ${config.QUEUE_SCHEMA} cascade`)
     await client.end()
   }
+  const authorizationFor = async (roles: readonly Role[]) => {
+    const user = await registry.users.create(
+      {
+        username: `test-${roles.join('-') || 'none'}-${crypto.randomUUID().slice(0, 8)}`,
+        password: crypto.randomUUID(),
+        roles,
+      },
+      { actor: 'test-setup', requestId: null },
+    )
+    const { token } = await registry.tokens.issue(user.id, user.roles)
+    return `Bearer ${token}`
+  }
   let url: string
+  let operator: string
   try {
+    // Created before start, so the registry does not warn that it has no user.
+    operator = await authorizationFor(ROLES)
     ;({ url } = await registry.start())
   } catch (error) {
     // Subscriptions left on HAPI would keep sending to a closed port, and HAPI's retries of those
@@ -96,12 +118,18 @@ export async function startTestRegistry(
     url,
     hospital,
     identifierSystem: config.REGISTRY_IDENTIFIER_SYSTEM,
-    api: (method, path, body, headers = {}) =>
-      fetch(`${url}${path}`, {
+    api: (method, path, body, headers = {}) => {
+      const named = Object.keys(headers).some((name) => name.toLowerCase() === 'authorization')
+      const sent = new Headers({ 'Content-Type': 'application/json', ...headers })
+      if (!named) sent.set('Authorization', operator)
+      if (sent.get('Authorization') === '') sent.delete('Authorization')
+      return fetch(`${url}${path}`, {
         method,
-        headers: { 'Content-Type': 'application/json', ...headers },
+        headers: sent,
         body: body === undefined ? undefined : JSON.stringify(body),
-      }),
+      })
+    },
+    authorizationFor,
     async stop() {
       try {
         await deleteSubscriptions(registry.fhir, config.SUBSCRIPTION_ID_PREFIX)

@@ -1,5 +1,6 @@
-import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
+import { z, type OpenAPIHono } from '@hono/zod-openapi'
 import { changeContextOf } from '../audit/change-context.ts'
+import { securedRoute } from '../auth/access.ts'
 import type { AppEnv } from '../platform/http.ts'
 import {
   ERROR_RESPONSES,
@@ -20,7 +21,7 @@ import type { ConditionService } from './condition.service.ts'
 
 const TAG = 'Conditions'
 
-const createConditionRoute = createRoute({
+const createConditionRoute = securedRoute(['clinician'], {
   method: 'post',
   path: '/conditions',
   operationId: 'createCondition',
@@ -33,7 +34,7 @@ const createConditionRoute = createRoute({
   },
 })
 
-const getConditionRoute = createRoute({
+const getConditionRoute = securedRoute(['clinician', 'steward'], {
   method: 'get',
   path: '/conditions/{id}',
   operationId: 'getCondition',
@@ -47,7 +48,7 @@ const getConditionRoute = createRoute({
   },
 })
 
-const listConditionsRoute = createRoute({
+const listConditionsRoute = securedRoute(['clinician', 'steward'], {
   method: 'get',
   path: '/conditions',
   operationId: 'listConditions',
@@ -65,7 +66,7 @@ const listConditionsRoute = createRoute({
   },
 })
 
-const replaceConditionRoute = createRoute({
+const replaceConditionRoute = securedRoute(['clinician'], {
   method: 'put',
   path: '/conditions/{id}',
   operationId: 'replaceCondition',
@@ -82,7 +83,7 @@ const replaceConditionRoute = createRoute({
   },
 })
 
-const patchConditionRoute = createRoute({
+const patchConditionRoute = securedRoute(['clinician'], {
   method: 'patch',
   path: '/conditions/{id}',
   operationId: 'patchCondition',
@@ -99,7 +100,7 @@ const patchConditionRoute = createRoute({
   },
 })
 
-const deleteConditionRoute = createRoute({
+const deleteConditionRoute = securedRoute(['clinician'], {
   method: 'delete',
   path: '/conditions/{id}',
   operationId: 'deleteCondition',

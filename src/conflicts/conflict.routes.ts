@@ -1,6 +1,7 @@
-import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
+import { z, type OpenAPIHono } from '@hono/zod-openapi'
 import type { Context } from 'hono'
 import type { ChangeContext } from '../audit/audit.repository.ts'
+import { securedRoute } from '../auth/access.ts'
 import type { AppEnv } from '../platform/http.ts'
 import {
   ERROR_RESPONSES,
@@ -19,12 +20,9 @@ import {
 } from './conflict.schemas.ts'
 import type { ConflictService } from './conflict.service.ts'
 
-// These routes are for data stewards.
-// TODO: nothing checks the steward role yet, so any caller can resolve and dismiss conflicts.
-
 const TAG = 'Conflicts'
 
-const listConflictsRoute = createRoute({
+const listConflictsRoute = securedRoute(['steward'], {
   method: 'get',
   path: '/conflicts',
   operationId: 'listConflicts',
@@ -42,7 +40,7 @@ const listConflictsRoute = createRoute({
   },
 })
 
-const getConflictRoute = createRoute({
+const getConflictRoute = securedRoute(['steward'], {
   method: 'get',
   path: '/conflicts/{id}',
   operationId: 'getConflict',
@@ -56,7 +54,7 @@ const getConflictRoute = createRoute({
   },
 })
 
-const resolveConflictRoute = createRoute({
+const resolveConflictRoute = securedRoute(['steward'], {
   method: 'post',
   path: '/conflicts/{id}/resolve',
   operationId: 'resolveConflict',
@@ -78,7 +76,7 @@ const resolveConflictRoute = createRoute({
   },
 })
 
-const dismissConflictRoute = createRoute({
+const dismissConflictRoute = securedRoute(['steward'], {
   method: 'post',
   path: '/conflicts/{id}/dismiss',
   operationId: 'dismissConflict',
@@ -96,7 +94,7 @@ const dismissConflictRoute = createRoute({
   },
 })
 
-const resolveConflictsRoute = createRoute({
+const resolveConflictsRoute = securedRoute(['steward'], {
   method: 'post',
   path: '/conflicts/resolve',
   operationId: 'resolveConflicts',

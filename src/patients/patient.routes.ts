@@ -1,5 +1,6 @@
-import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
+import { z, type OpenAPIHono } from '@hono/zod-openapi'
 import { changeContextOf } from '../audit/change-context.ts'
+import { securedRoute } from '../auth/access.ts'
 import type { AppEnv } from '../platform/http.ts'
 import {
   ERROR_RESPONSES,
@@ -20,7 +21,7 @@ import type { PatientService } from './patient.service.ts'
 
 const TAG = 'Patients'
 
-const createPatientRoute = createRoute({
+const createPatientRoute = securedRoute(['clinician'], {
   method: 'post',
   path: '/patients',
   operationId: 'createPatient',
@@ -33,7 +34,7 @@ const createPatientRoute = createRoute({
   },
 })
 
-const getPatientRoute = createRoute({
+const getPatientRoute = securedRoute(['clinician', 'steward'], {
   method: 'get',
   path: '/patients/{id}',
   operationId: 'getPatient',
@@ -47,7 +48,7 @@ const getPatientRoute = createRoute({
   },
 })
 
-const listPatientsRoute = createRoute({
+const listPatientsRoute = securedRoute(['clinician', 'steward'], {
   method: 'get',
   path: '/patients',
   operationId: 'listPatients',
@@ -65,7 +66,7 @@ const listPatientsRoute = createRoute({
   },
 })
 
-const replacePatientRoute = createRoute({
+const replacePatientRoute = securedRoute(['clinician'], {
   method: 'put',
   path: '/patients/{id}',
   operationId: 'replacePatient',
@@ -82,7 +83,7 @@ const replacePatientRoute = createRoute({
   },
 })
 
-const patchPatientRoute = createRoute({
+const patchPatientRoute = securedRoute(['clinician'], {
   method: 'patch',
   path: '/patients/{id}',
   operationId: 'patchPatient',
@@ -99,7 +100,7 @@ const patchPatientRoute = createRoute({
   },
 })
 
-const deletePatientRoute = createRoute({
+const deletePatientRoute = securedRoute(['clinician'], {
   method: 'delete',
   path: '/patients/{id}',
   operationId: 'deletePatient',

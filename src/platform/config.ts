@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { z } from 'zod'
 import {
   SYNC_DIRECTIONS,
@@ -97,19 +98,112 @@ const configSchema = z.object({
   DRIFT_VERIFY_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(21_600),
   /** Entities or history entries read from HAPI per page by drift runs and the backfill. */
   DRIFT_PAGE_SIZE: z.coerce.number().int().min(1).max(1000).default(100),
+  /**
+   * Static bearer token that `GET /metrics` accepts besides an admin's access token, for a
+   * Prometheus scraper; at least 32 characters. Unset, only admin tokens are accepted.
+   */
+  METRICS_TOKEN: z.string().min(32).optional(),
+  /**
+   * Port of a second HTTP server that serves only `/metrics` and `/health/live`, with the same
+   * access rules. A worker process (PROCESS_ROLE=worker) has no other server, so its push and
+   * merge metrics can be scraped only there. Unset, no such server starts.
+   */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  /**
+   * Seconds the oldest ready push or merge job may wait before `GET /health/ready` reports the
+   * registry not ready (503).
+   */
+  READINESS_MAX_QUEUE_LAG_SECONDS: z.coerce.number().int().min(1).default(300),
   /** Parts this process runs: `api`, `worker`, or both (`all`). */
   PROCESS_ROLE: z.enum(['all', 'api', 'worker']).default('all'),
   /** Register the Subscriptions on HAPI at start. */
   REGISTER_SUBSCRIPTIONS: booleanFromEnv.default(true),
+  /**
+   * Key that signs and checks the registry's own access tokens (HS256), at least 32 characters.
+   * Every API process must share it; without it each process makes up its own and the tokens of
+   * one are rejected by the others.
+   */
+  AUTH_TOKEN_SECRET: z.string().min(32).optional(),
+  /** `iss` and `aud` of the registry's own access tokens. */
+  AUTH_TOKEN_ISSUER: z.string().min(1).default('urn:brain-registry'),
+  /** Lifetime of an access token from `POST /auth/token`, in seconds. */
+  AUTH_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(900),
+  /**
+   * Issuer of an external OpenID provider whose access tokens the API accepts as well, such as
+   * `https://login.example.org/realms/hospital`. Its tokens must name it in `iss` exactly.
+   */
+  OIDC_ISSUER: z.url().optional(),
+  /** `aud` that tokens of OIDC_ISSUER must carry; required with OIDC_ISSUER. */
+  OIDC_AUDIENCE: z.string().min(1).optional(),
+  /**
+   * JWKS URL of OIDC_ISSUER. Without it the registry reads `jwks_uri` from the issuer's
+   * `/.well-known/openid-configuration` at the first token it checks.
+   */
+  OIDC_JWKS_URL: z.url().optional(),
+  /**
+   * Claim of an OIDC token that holds the caller's roles: a string or a list of strings, with a
+   * dotted path for nested claims such as `realm_access.roles`. Values that are not registry
+   * roles are ignored.
+   */
+  OIDC_ROLE_CLAIM: z
+    .string()
+    .regex(/^[A-Za-z0-9_:.-]+$/)
+    .default('roles'),
+  /** Signature algorithms accepted for OIDC tokens, separated by commas. */
+  OIDC_ALGORITHMS: z
+    .string()
+    .default('RS256,ES256')
+    .transform((value) => value.split(',').map((item) => item.trim()))
+    .pipe(
+      z
+        .array(
+          z.enum([
+            'RS256',
+            'RS384',
+            'RS512',
+            'PS256',
+            'PS384',
+            'PS512',
+            'ES256',
+            'ES384',
+            'ES512',
+            'EdDSA',
+          ]),
+        )
+        .min(1),
+    ),
+  /**
+   * Username and password of the first admin, created at start when the registry has no user.
+   * Both or neither; the password needs at least 12 characters. Later starts ignore them.
+   */
+  BOOTSTRAP_ADMIN_USERNAME: z
+    .string()
+    .regex(/^[A-Za-z0-9._@-]{3,64}$/)
+    .optional(),
+  BOOTSTRAP_ADMIN_PASSWORD: z.string().min(12).max(256).optional(),
+  /** Failed sign-ins of one account before it is locked for LOGIN_LOCKOUT_SECONDS. */
+  LOGIN_MAX_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(1).default(5),
+  /** Failed sign-ins from one address before it is locked for LOGIN_LOCKOUT_SECONDS. */
+  LOGIN_MAX_FAILURES_PER_ADDRESS: z.coerce.number().int().min(1).default(20),
+  /** Seconds a locked account or address waits, and the window in which failures count. */
+  LOGIN_LOCKOUT_SECONDS: z.coerce.number().int().min(1).default(900),
+  /**
+   * Take the caller's address from the first entry of X-Forwarded-For, for a registry behind a
+   * reverse proxy. Off by default, because a client could otherwise pick its own address.
+   */
+  TRUST_PROXY: booleanFromEnv.default(false),
   /** winston log level. */
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
 })
 
 export type Config = Readonly<
-  Omit<z.infer<typeof configSchema>, 'SUBSCRIPTION_SECRET'> & {
+  Omit<z.infer<typeof configSchema>, 'SUBSCRIPTION_SECRET' | 'AUTH_TOKEN_SECRET'> & {
     SUBSCRIPTION_SECRET: string
     /** True when no secret was configured and this process made one up. */
     subscriptionSecretGenerated: boolean
+    AUTH_TOKEN_SECRET: string
+    /** True when no token key was configured and this process made one up. */
+    authTokenSecretGenerated: boolean
     /** Direction and trigger per synced resource type, from SYNC_DIRECTION and SYNC_TRIGGER. */
     syncModes: SyncModes
   }
@@ -140,6 +234,17 @@ export function loadConfig(
   const triggers = parsePerTypeSetting(source.SYNC_TRIGGER, SYNC_TRIGGERS, 'subscription')
   problems.push(...directions.problems.map((problem) => `SYNC_DIRECTION: ${problem}`))
   problems.push(...triggers.problems.map((problem) => `SYNC_TRIGGER: ${problem}`))
+  if ((source.OIDC_ISSUER === undefined) !== (source.OIDC_AUDIENCE === undefined)) {
+    problems.push('OIDC_AUDIENCE: set OIDC_ISSUER and OIDC_AUDIENCE together')
+  }
+  if (
+    (source.BOOTSTRAP_ADMIN_USERNAME === undefined) !==
+    (source.BOOTSTRAP_ADMIN_PASSWORD === undefined)
+  ) {
+    problems.push(
+      'BOOTSTRAP_ADMIN_PASSWORD: set BOOTSTRAP_ADMIN_USERNAME and its password together',
+    )
+  }
   if (!result.success || problems.length > 0) {
     throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`)
   }
@@ -156,10 +261,13 @@ export function loadConfig(
     }),
   })
   const secret = parsed.SUBSCRIPTION_SECRET
+  const tokenSecret = parsed.AUTH_TOKEN_SECRET
   return Object.freeze({
     ...parsed,
     SUBSCRIPTION_SECRET: secret ?? crypto.randomUUID() + crypto.randomUUID(),
     subscriptionSecretGenerated: secret === undefined,
+    AUTH_TOKEN_SECRET: tokenSecret ?? randomBytes(32).toString('base64url'),
+    authTokenSecretGenerated: tokenSecret === undefined,
     syncModes,
   })
 }

@@ -117,12 +117,32 @@ export interface AuditLogTable {
   actor: string
   source: AuditSource
   action: string
-  entity_type: 'patient' | 'condition'
+  entity_type: 'patient' | 'condition' | 'user'
   entity_id: string
   before: JsonNullable<unknown>
   after: JsonNullable<unknown>
   request_id: string | null
   conflict_id: string | null
+}
+
+/** A local user who signs in with a password. */
+export interface UserTable {
+  id: string
+  username: string
+  password_hash: string
+  roles: string[]
+  disabled: Generated<boolean>
+  created_at: Timestamp
+  updated_at: Timestamp
+  created_by: string
+}
+
+/** Failed sign-ins of one account or address within the current window. */
+export interface LoginFailureTable {
+  key: string
+  failures: number
+  window_started_at: Timestamp
+  locked_until: TimestampNullable
 }
 
 /** One backfill run; `cursor` is shaped by the direction (see src/sync/backfill-cursor.ts). */
@@ -194,6 +214,8 @@ export interface Database {
   drift_cursors: DriftCursorTable
   drift_findings: DriftFindingTable
   backfill_runs: BackfillRunTable
+  users: UserTable
+  login_failures: LoginFailureTable
 }
 
 /** A database handle or an open transaction; every repository method takes one. */

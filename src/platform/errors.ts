@@ -48,8 +48,28 @@ export class ValidationError extends AppError {
 export class UnauthorizedError extends AppError {
   override name = 'UnauthorizedError'
 
+  constructor(message: string, code = 'UNAUTHORIZED') {
+    super(401, code, message)
+  }
+}
+
+/** The caller is authenticated but holds none of the roles the route allows (403). */
+export class ForbiddenError extends AppError {
+  override name = 'ForbiddenError'
+
   constructor(message: string) {
-    super(401, 'UNAUTHORIZED', message)
+    super(403, 'FORBIDDEN', message)
+  }
+}
+
+/** The caller sent too many requests of one kind; `retryAfterSeconds` says when to try again (429). */
+export class TooManyRequestsError extends AppError {
+  override name = 'TooManyRequestsError'
+  readonly retryAfterSeconds: number
+
+  constructor(code: string, message: string, retryAfterSeconds: number) {
+    super(429, code, message, { extensions: { retryAfterSeconds } })
+    this.retryAfterSeconds = retryAfterSeconds
   }
 }
 

@@ -57,6 +57,7 @@ const problemContent = { 'application/problem+json': { schema: problemSchema } }
 export const ERROR_RESPONSES = {
   400: { description: 'Invalid request', content: problemContent },
   401: { description: 'Credentials missing or wrong', content: problemContent },
+  403: { description: 'The caller lacks a role this route allows', content: problemContent },
   404: { description: 'Not found', content: problemContent },
   409: { description: 'Conflicts with the current state', content: problemContent },
   412: {
@@ -64,6 +65,7 @@ export const ERROR_RESPONSES = {
     content: problemContent,
   },
   428: { description: 'If-Match is missing', content: problemContent },
+  429: { description: 'Too many requests; see Retry-After', content: problemContent },
 } as const
 
 /** Error responses of a versioned write (PUT, PATCH, DELETE) of one entity. */
@@ -108,9 +110,15 @@ export function expectedVersionOf(header: string | undefined): number | undefine
   return version
 }
 
-export const pageQuerySchema = z.object({
+// Strict, like every query schema: a misspelt filter would otherwise be dropped and the list
+// would return every row.
+export const pageQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(200).default(50).openapi({ example: 50 }),
-  cursor: z.string().optional().openapi({ description: 'The `nextCursor` of the previous page' }),
+  cursor: z
+    .string()
+    .max(256)
+    .optional()
+    .openapi({ description: 'The `nextCursor` of the previous page' }),
 })
 
 export const syncStatusSchema = z.object({

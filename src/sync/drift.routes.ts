@@ -1,4 +1,5 @@
-import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
+import { z, type OpenAPIHono } from '@hono/zod-openapi'
+import { securedRoute } from '../auth/access.ts'
 import type { AppEnv } from '../platform/http.ts'
 import {
   ERROR_RESPONSES,
@@ -14,11 +15,9 @@ import {
 } from './drift.schemas.ts'
 import type { DriftService } from './drift.service.ts'
 
-// TODO: nothing checks an admin role yet, so any caller can start drift runs.
-
 const TAG = 'Sync admin'
 
-const startRunRoute = createRoute({
+const startRunRoute = securedRoute(['admin'], {
   method: 'post',
   path: '/sync/drift/runs',
   operationId: 'startDriftRun',
@@ -38,7 +37,7 @@ const startRunRoute = createRoute({
   },
 })
 
-const listRunsRoute = createRoute({
+const listRunsRoute = securedRoute(['admin'], {
   method: 'get',
   path: '/sync/drift/runs',
   operationId: 'listDriftRuns',
@@ -54,7 +53,7 @@ const listRunsRoute = createRoute({
   },
 })
 
-const getRunRoute = createRoute({
+const getRunRoute = securedRoute(['admin'], {
   method: 'get',
   path: '/sync/drift/runs/{id}',
   operationId: 'getDriftRun',
@@ -68,7 +67,7 @@ const getRunRoute = createRoute({
   },
 })
 
-const listFindingsRoute = createRoute({
+const listFindingsRoute = securedRoute(['admin'], {
   method: 'get',
   path: '/sync/drift/runs/{id}/findings',
   operationId: 'listDriftFindings',

@@ -1,9 +1,11 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { Bundle, Resource } from '@medplum/fhirtypes'
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
+import type { MiddlewareHandler } from 'hono'
 import type { Kysely } from 'kysely'
 import type { Database } from '../platform/db.ts'
 import { UnauthorizedError, ValidationError } from '../platform/errors.ts'
+import { SUBSCRIPTION_SECRET_SCHEME } from '../auth/access.ts'
 import type { AppEnv } from '../platform/http.ts'
 import {
   QUEUES,
@@ -173,6 +175,7 @@ const putRoute = createRoute({
   method: 'put',
   path: `${RECEIVER_PATH}/{type}/{id}`,
   operationId: 'receiveResourceNotification',
+  security: [{ [SUBSCRIPTION_SECRET_SCHEME]: [] }],
   tags: [TAG],
   summary: 'Receive the changed resource from a HAPI rest-hook Subscription',
   description:
@@ -189,6 +192,7 @@ const deleteRoute = createRoute({
   method: 'delete',
   path: `${RECEIVER_PATH}/{type}/{id}`,
   operationId: 'receiveDeleteNotification',
+  security: [{ [SUBSCRIPTION_SECRET_SCHEME]: [] }],
   tags: [TAG],
   summary: 'Receive a delete from a HAPI rest-hook Subscription',
   request: { params: resourceParams, headers: authorization },
@@ -203,6 +207,7 @@ const postRoute = createRoute({
   method: 'post',
   path: RECEIVER_PATH,
   operationId: 'receiveBundleNotification',
+  security: [{ [SUBSCRIPTION_SECRET_SCHEME]: [] }],
   tags: [TAG],
   summary: 'Receive a Bundle notification, or an empty one from a payload-less Subscription',
   request: { headers: authorization },
@@ -217,8 +222,14 @@ export function registerReceiverRoutes(
   app: OpenAPIHono<AppEnv>,
   receiver: NotificationReceiver,
 ): void {
-  app.openapi(putRoute, async (c) => {
+  // The secret is checked before the path and body are validated, so a caller without it learns
+  // nothing about what the receiver accepts.
+  const middleware: MiddlewareHandler<AppEnv> = async (c, next) => {
     receiver.authenticate(c.req.header('authorization'))
+    await next()
+  }
+
+  app.openapi({ ...putRoute, middleware }, async (c) => {
     const { type, id } = c.req.valid('param')
     const resource = parseResource(await c.req.text())
     if (resource && (resource.resourceType !== type || resource.id !== id)) {
@@ -237,15 +248,13 @@ export function registerReceiverRoutes(
     return c.body(null, 204)
   })
 
-  app.openapi(deleteRoute, async (c) => {
-    receiver.authenticate(c.req.header('authorization'))
+  app.openapi({ ...deleteRoute, middleware }, async (c) => {
     const { type, id } = c.req.valid('param')
     await receiver.accept({ method: 'DELETE', resourceType: type, resourceId: id, resource: null })
     return c.body(null, 204)
   })
 
-  app.openapi(postRoute, async (c) => {
-    receiver.authenticate(c.req.header('authorization'))
+  app.openapi({ ...postRoute, middleware }, async (c) => {
     const body = parseResource(await c.req.text())
     if (body === null) {
       const { runId, queued } = await receiver.requestCatchUp()

@@ -1,10 +1,8 @@
-import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
+import { z, type OpenAPIHono } from '@hono/zod-openapi'
+import { securedRoute } from '../auth/access.ts'
 import type { AppEnv } from '../platform/http.ts'
 import { ERROR_RESPONSES, jsonContent, pageQuerySchema } from '../platform/schemas.ts'
 import type { SyncAdminService } from './sync-admin.service.ts'
-
-// These routes are for operators.
-// TODO: nothing checks the admin role yet, so any caller can replay rows and re-register.
 
 const TAG = 'Sync admin'
 
@@ -74,7 +72,7 @@ const failedEntitySchema = z
   })
   .openapi('FailedEntity')
 
-const statusRoute = createRoute({
+const statusRoute = securedRoute(['admin'], {
   method: 'get',
   path: '/sync/status',
   operationId: 'getSyncStatus',
@@ -85,7 +83,7 @@ const statusRoute = createRoute({
   },
 })
 
-const listFailedRoute = createRoute({
+const listFailedRoute = securedRoute(['admin'], {
   method: 'get',
   path: '/sync/failed',
   operationId: 'listFailedEntities',
@@ -103,7 +101,7 @@ const listFailedRoute = createRoute({
   },
 })
 
-const replayOneRoute = createRoute({
+const replayOneRoute = securedRoute(['admin'], {
   method: 'post',
   path: '/sync/failed/{entityType}/{id}/replay',
   operationId: 'replayFailedEntity',
@@ -126,7 +124,7 @@ const replayOneRoute = createRoute({
   },
 })
 
-const replayAllRoute = createRoute({
+const replayAllRoute = securedRoute(['admin'], {
   method: 'post',
   path: '/sync/failed/replay',
   operationId: 'replayFailedEntities',
@@ -147,7 +145,7 @@ const replayAllRoute = createRoute({
   },
 })
 
-const registerSubscriptionsRoute = createRoute({
+const registerSubscriptionsRoute = securedRoute(['admin'], {
   method: 'post',
   path: '/sync/subscriptions',
   operationId: 'registerSubscriptions',
