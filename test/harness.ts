@@ -71,6 +71,9 @@ export async function startTestRegistry(
       // writes for its own.
       FHIR_SOURCE_URI: `https://brain-registry.example.org/test/${suffix}/source`,
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+      // A first admin, so that the registry does not warn at start that it has no user.
+      BOOTSTRAP_ADMIN_USERNAME: 'test-first-admin',
+      BOOTSTRAP_ADMIN_PASSWORD: crypto.randomUUID(),
       ...configOverrides,
     },
   )
@@ -101,9 +104,8 @@ export async function startTestRegistry(
   let url: string
   let operator: string
   try {
-    // Created before start, so the registry does not warn that it has no user.
-    operator = await authorizationFor(ROLES)
     ;({ url } = await registry.start())
+    operator = await authorizationFor(ROLES)
   } catch (error) {
     // Subscriptions left on HAPI would keep sending to a closed port, and HAPI's retries of those
     // deliveries slow the activation of every later file's Subscriptions.
