@@ -30,6 +30,10 @@ export interface QueueDepth {
   /** Jobs waiting for a later start, such as a delayed retry. */
   deferred: number
   active: number
+  /**
+   * Time the longest-waiting ready job became ready: its start time, which is its creation time
+   * unless it was sent with a delay, as a retry is. So a retry's backoff does not count as lag.
+   */
   oldestReadyAt: Date | null
 }
 
@@ -139,7 +143,7 @@ export class SyncAdminRepository {
         count(*) filter (where state in ('created', 'retry') and start_after <= now()) as ready,
         count(*) filter (where state in ('created', 'retry') and start_after > now()) as deferred,
         count(*) filter (where state = 'active') as active,
-        min(created_on) filter (where state in ('created', 'retry') and start_after <= now())
+        min(start_after) filter (where state in ('created', 'retry') and start_after <= now())
           as oldest_ready
       from ${sql.table(`${queueSchema}.job`)}
       where name in (${sql.join(queues)}) and state in ('created', 'retry', 'active')
