@@ -6,6 +6,8 @@
  * direction took.
  *
  *   npm run demo -- [--registry-url URL] [--fhir-base-url URL] [--edits N] PATH...
+ *
+ * It signs in as REGISTRY_USERNAME with REGISTRY_PASSWORD, a user holding the clinician role.
  */
 import { parseArgs } from 'node:util'
 import type { Condition as FhirCondition, Patient as FhirPatient } from '@medplum/fhirtypes'
@@ -34,11 +36,20 @@ const { values, positionals } = parseArgs({
 if (values.help || positionals.length === 0) {
   process.stdout.write(
     'Usage: npm run demo -- [--registry-url URL] [--fhir-base-url URL] [--edits N] PATH...\n' +
-      'Defaults: the registry on PORT (3000) and HAPI on HAPI_PORT (8080) of 127.0.0.1.\n',
+      'Defaults: the registry on PORT (3000) and HAPI on HAPI_PORT (8080) of 127.0.0.1.\n' +
+      'Signs in as REGISTRY_USERNAME with REGISTRY_PASSWORD, a user with the clinician role.\n',
   )
   process.exit(values.help ? 0 : 2)
 }
 const registryUrl = values['registry-url']
+const username = process.env.REGISTRY_USERNAME
+const password = process.env.REGISTRY_PASSWORD
+if (!username || !password) {
+  process.stderr.write(
+    'Set REGISTRY_USERNAME and REGISTRY_PASSWORD to a user with the clinician role (npm run user:create makes one)\n',
+  )
+  process.exit(2)
+}
 const timeoutMs = Number(values['timeout-seconds']) * 1000
 const fhir = new FhirClient({
   baseUrl: values['fhir-base-url'],
@@ -47,12 +58,30 @@ const fhir = new FhirClient({
 })
 const valueSet = NeurologyValueSet.fromFile()
 
+/** Signs in and returns the Authorization header value for the registry API. */
+async function signIn(): Promise<string> {
+  const response = await fetch(`${registryUrl}/auth/token`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+  })
+  if (!response.ok) {
+    throw new Error(
+      `POST /auth/token returned ${response.status}; check REGISTRY_USERNAME and REGISTRY_PASSWORD and that the registry is running at ${registryUrl}`,
+    )
+  }
+  return `Bearer ${((await response.json()) as { access_token: string }).access_token}`
+}
+const authorization = await signIn()
+
 function say(line: string): void {
   process.stdout.write(`${line}\n`)
 }
 
 async function registryPatientOf(fhirId: string): Promise<Patient | undefined> {
-  const response = await fetch(`${registryUrl}/patients?fhirId=${encodeURIComponent(fhirId)}`)
+  const response = await fetch(`${registryUrl}/patients?fhirId=${encodeURIComponent(fhirId)}`, {
+    headers: { Authorization: authorization },
+  })
   if (!response.ok)
     throw new Error(
       `GET /patients returned ${response.status}; check that the registry is running at ${registryUrl}`,
@@ -114,7 +143,11 @@ for (const [index, patient] of edits.entries()) {
   for (let attempt = 0; ; attempt++) {
     const response = await fetch(`${registryUrl}/patients/${current.id}`, {
       method: 'PATCH',
-      headers: { 'Content-Type': 'application/json', 'If-Match': `"${current.version}"` },
+      headers: {
+        'Content-Type': 'application/json',
+        'If-Match': `"${current.version}"`,
+        Authorization: authorization,
+      },
       body: JSON.stringify({
         telecom: [...current.telecom, { system: 'email', value: email, use: 'home' }],
       }),
@@ -123,7 +156,10 @@ for (const [index, patient] of edits.entries()) {
     // The registry identifier push may bump the version between the read and the edit.
     if (response.status !== 412 || attempt > 3)
       throw new Error(`PATCH /patients/${current.id} returned ${response.status}`)
-    current = (await (await fetch(`${registryUrl}/patients/${current.id}`)).json()) as Patient
+    const reread = await fetch(`${registryUrl}/patients/${current.id}`, {
+      headers: { Authorization: authorization },
+    })
+    current = (await reread.json()) as Patient
   }
   await until(`the edit of Patient/${patient.sync.fhirId ?? ''} in HAPI`, async () => {
     const stored = await fhir.read<FhirPatient>('Patient', patient.sync.fhirId ?? '')
