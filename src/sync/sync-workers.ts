@@ -7,6 +7,7 @@ import type { Database } from '../platform/db.ts'
 import { errorFields, type Logger } from '../platform/logger.ts'
 import {
   QUEUES,
+  type EntityType,
   mergeSingletonKey,
   parkedMergeRetryDelaySeconds,
   pushSingletonKey,
@@ -29,6 +30,16 @@ import type { OutboundPush } from './outbound-push.ts'
 import type { BatchResult, PushBatch } from './push-batch.ts'
 import { classifyPushFailure, pushRetryDelaySeconds } from './push-failures.ts'
 
+/**
+ * Receives the duration of each push and merge a worker runs, with its entity type and outcome:
+ * the push or merge outcome, `retry` when a later try is scheduled, or `failed` when the job went
+ * to the dead letters.
+ */
+export interface SyncMetrics {
+  observePush(entityType: EntityType, outcome: string, seconds: number): void
+  observeMerge(entityType: EntityType, outcome: string, seconds: number): void
+}
+
 export interface SyncWorkersDeps {
   db: Kysely<Database>
   queue: PgBossQueue
@@ -46,6 +57,7 @@ export interface SyncWorkersDeps {
   batch: PushBatch
   /** Runs the drift catch-up and verification jobs and keeps them scheduled. */
   drift: Pick<DriftService, 'startWorker'>
+  metrics: SyncMetrics
 }
 
 /** Merge jobs a worker fetches at once; they run one after another. */
@@ -54,6 +66,10 @@ const MERGE_BATCH_SIZE = 10
 /** HAPI keeps at most 16 characters of X-Request-ID in meta.source, letters and digits are safe. */
 function fhirRequestId(jobId: string): string {
   return jobId.replaceAll('-', '').slice(0, 16)
+}
+
+function secondsSince(started: number): number {
+  return (performance.now() - started) / 1000
 }
 
 /** Returns the earliest next try of the notifications if all of them are parked, else null. */
@@ -111,8 +127,10 @@ export class SyncWorkers {
         outcome,
         durationMs: Math.round(performance.now() - started),
       })
+      this.#deps.metrics.observePush(entityType, outcome, secondsSince(started))
     } catch (error) {
-      await this.#handlePushFailure(job.data, attempt, error, logger)
+      const outcome = await this.#handlePushFailure(job.data, attempt, error, logger)
+      this.#deps.metrics.observePush(entityType, outcome, secondsSince(started))
     }
   }
 
@@ -143,16 +161,20 @@ export class SyncWorkers {
       for (const job of jobs) await this.handlePush(job)
       return
     }
+    const seconds = secondsSince(started)
     for (const result of results) {
       if ('error' in result) {
         const { entityType, entityId } = result.job
         const attempt = result.job.attempt ?? 1
-        await this.#handlePushFailure(
+        const outcome = await this.#handlePushFailure(
           result.job,
           attempt,
           result.error,
           logger.child({ entityType, entityId, attempt }),
         )
+        this.#deps.metrics.observePush(entityType, outcome, seconds)
+      } else {
+        this.#deps.metrics.observePush(result.job.entityType, result.outcome, seconds)
       }
     }
     logger.info('Rows pushed to FHIR', {
@@ -170,7 +192,7 @@ export class SyncWorkers {
     attempt: number,
     error: unknown,
     logger: Logger,
-  ): Promise<void> {
+  ): Promise<'failed' | 'retry'> {
     const { db, queue, pushRetryLimit } = this.#deps
     const table = data.entityType === 'patient' ? 'patients' : 'conditions'
     const failure = classifyPushFailure(error, attempt, pushRetryLimit, Math.random)
@@ -191,7 +213,7 @@ export class SyncWorkers {
         )
       })
       logger.error('Push failed for good; row marked failed', { ...errorFields(error), status })
-      return
+      return 'failed'
     }
 
     // This job is still active, so the stately queue takes the delayed job as the key's one
@@ -211,15 +233,20 @@ export class SyncWorkers {
       status,
       retryInSeconds: failure.delaySeconds,
     })
+    return 'retry'
   }
 
   /** Merges the unprocessed notifications of one resource, using the current version in HAPI. */
   async handleMerge(job: Job<MergeJobData>): Promise<void> {
+    const started = performance.now()
+    const entityType = job.data.resourceType === 'Patient' ? 'patient' : 'condition'
+    let outcome: string
     try {
-      await this.#merge(job)
+      outcome = await this.#merge(job)
     } catch (error) {
-      await this.#handleMergeFailure(job, error)
+      outcome = await this.#handleMergeFailure(job, error)
     }
+    this.#deps.metrics.observeMerge(entityType, outcome, secondsSince(started))
   }
 
   /**
@@ -229,7 +256,7 @@ export class SyncWorkers {
    * because pg-boss 12 cannot queue a failed job's retry while its key already has a retry
    * waiting, and sends the job straight to the dead letters instead.
    */
-  async #handleMergeFailure(job: Job<MergeJobData>, error: unknown): Promise<void> {
+  async #handleMergeFailure(job: Job<MergeJobData>, error: unknown): Promise<'failed' | 'retry'> {
     const { queue, pushRetryLimit } = this.#deps
     const attempt = job.data.attempt ?? 1
     const logger = this.#deps.logger.child({
@@ -250,7 +277,7 @@ export class SyncWorkers {
       logger.error('Merge failed for good; its notifications wait for the drift catch-up', {
         ...errorFields(error),
       })
-      return
+      return 'failed'
     }
 
     // Every merge failure is retried until the limit: even a 4xx from HAPI may pass once the
@@ -270,9 +297,15 @@ export class SyncWorkers {
       ...errorFields(error),
       retryInSeconds: delaySeconds,
     })
+    return 'retry'
   }
 
-  async #merge(job: Job<MergeJobData>): Promise<void> {
+  /**
+   * Returns the merge outcome for the metrics: `parked` with its reason dropped, `unresolved`,
+   * `nothing-pending` when another job merged the notifications already, or `not-due` when all of
+   * them wait for a later try.
+   */
+  async #merge(job: Job<MergeJobData>): Promise<string> {
     const { db, notifications, merge, fhir, clock } = this.#deps
     const { resourceType, resourceId } = job.data
     const logger = this.#deps.logger.child({
@@ -283,7 +316,7 @@ export class SyncWorkers {
     const started = performance.now()
 
     const pending = await notifications.listUnprocessed(db, resourceType, resourceId)
-    if (pending.length === 0) return
+    if (pending.length === 0) return 'nothing-pending'
     const retryAt = parkedRetryTime(pending)
     if (retryAt !== null && retryAt > clock.now()) {
       // Only parked notifications whose next try is still ahead: this job is an extra one (a
@@ -291,7 +324,7 @@ export class SyncWorkers {
       // delayed job is sent again in case the stately queue dropped it beside this one.
       const delaySeconds = Math.ceil((retryAt.getTime() - clock.now().getTime()) / 1000)
       await sendDelayedMergeJob(this.#deps.queue, job.data, delaySeconds)
-      return
+      return 'not-due'
     }
 
     // The delivery is only a hint, because its body may be an old version, arrive out of order or
@@ -303,10 +336,7 @@ export class SyncWorkers {
     const outcome = current
       ? await this.#apply(current, job.id)
       : await merge.applyDeletion(resourceType, resourceId, job.id)
-    if (isParked(outcome)) {
-      await this.#park(job, pending, outcome, logger)
-      return
-    }
+    if (isParked(outcome)) return this.#park(job, pending, outcome, logger)
 
     await notifications.markProcessed(
       db,
@@ -319,6 +349,7 @@ export class SyncWorkers {
       notifications: pending.length,
       durationMs: Math.round(performance.now() - started),
     })
+    return outcome
   }
 
   /**
@@ -332,7 +363,7 @@ export class SyncWorkers {
     pending: readonly NotificationRow[],
     outcome: ParkedOutcome,
     logger: Logger,
-  ): Promise<void> {
+  ): Promise<'parked' | 'unresolved'> {
     const { db, notifications, queue, clock } = this.#deps
     const ids = pending.map((notification) => notification.id)
     const reason = outcome.slice(PARKED_PREFIX.length)
@@ -346,7 +377,7 @@ export class SyncWorkers {
         attempts: attempts + 1,
         notifications: ids.length,
       })
-      return
+      return 'unresolved'
     }
     // A plain transaction: the delayed job needs no second send after commit, because this job is
     // still active and the stately queue accepts one waiting job of the key beside it.
@@ -364,6 +395,7 @@ export class SyncWorkers {
       attempt: attempts + 1,
       retryInSeconds: delaySeconds,
     })
+    return 'parked'
   }
 
   async #apply(resource: Resource, jobId: string): Promise<MergeOutcome> {
