@@ -100,13 +100,13 @@ const configSchema = z.object({
   DRIFT_PAGE_SIZE: z.coerce.number().int().min(1).max(1000).default(100),
   /**
    * Static bearer token that `GET /metrics` accepts besides an admin's access token, for a
-   * Prometheus scraper; at least 32 characters. Unset, only admin tokens are accepted.
+   * Prometheus scraper; at least 32 characters. When unset, only admin tokens are accepted.
    */
   METRICS_TOKEN: z.string().min(32).optional(),
   /**
    * Port of a second HTTP server that serves only `/metrics` and `/health/live`, with the same
    * access rules. A worker process (PROCESS_ROLE=worker) has no other server, so its push and
-   * merge metrics can be scraped only there. Unset, no such server starts.
+   * merge metrics can be scraped only there. When unset, no such server starts.
    */
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   /**
