@@ -4,6 +4,7 @@ import { join, relative } from 'node:path'
 import type { Bundle } from '@medplum/fhirtypes'
 import { afterAll, describe, expect, it } from 'vitest'
 import { ConfigError } from '../platform/config.ts'
+import { isValidIcd10CmCode } from './code-validation.ts'
 import { ICD_10_CM, SNOMED_CT } from './constants.ts'
 import {
   NeurologyValueSet,
@@ -88,6 +89,18 @@ describe('NeurologyValueSet.fromFile', () => {
     ['a top-level array', []],
     ['null', null],
     ['concepts as a list', { snomedCt: { concepts: ['84757009'] }, icd10cm: { prefixes: [] } }],
+    [
+      'an ICD-10-CM code outside chapter G',
+      { snomedCt: { concepts: {} }, icd10cm: { prefixes: [], codes: { 'I63.9': 'Stroke' } } },
+    ],
+    [
+      'an ICD-10-CM code without its dot',
+      { snomedCt: { concepts: {} }, icd10cm: { prefixes: [], codes: { G40909: 'Epilepsy' } } },
+    ],
+    [
+      'an ICD-10-CM code with a blank title',
+      { snomedCt: { concepts: {} }, icd10cm: { prefixes: [], codes: { G35: ' ' } } },
+    ],
   ])('rejects a file with %s as INVALID_SHAPE', (_case, content) => {
     const path = writeValueSetFile(content)
 
@@ -269,5 +282,88 @@ describe('NeurologyValueSet on the Synthea bundles', () => {
 
     expect(file).toBeDefined()
     expect(bundleHasNeurologicalCondition(file ?? '')).toBe(expected)
+  })
+})
+
+describe('NeurologyValueSet chapter G list', () => {
+  const BUNDLED_CODES = Object.keys(
+    (
+      JSON.parse(
+        readFileSync(join(import.meta.dirname, '../reference/neurology-value-set.json'), 'utf8'),
+      ) as { icd10cm: { codes: Record<string, string> } }
+    ).icd10cm.codes,
+  )
+
+  it('lists all 68 chapter G categories', () => {
+    const categories = BUNDLED_CODES.filter((code) => code.length === 3)
+
+    expect(categories).toHaveLength(68)
+    expect(categories[0]).toBe('G00')
+    expect(categories.at(-1)).toBe('G99')
+  })
+
+  it('writes every code in the FHIR form', () => {
+    expect(BUNDLED_CODES.filter((code) => !isValidIcd10CmCode(code))).toEqual([])
+  })
+
+  it('lists the parent of every subcode', () => {
+    const listed = new Set(BUNDLED_CODES)
+    const parentOf = (code: string) => (code.length === 5 ? code.slice(0, 3) : code.slice(0, -1))
+
+    expect(BUNDLED_CODES.filter((code) => code.length > 3 && !listed.has(parentOf(code)))).toEqual(
+      [],
+    )
+  })
+
+  it.each(['G40.909', 'G35', 'G35.D', 'G20', 'G20.C', 'G30.9', 'G43.909', 'G61.0'])(
+    'lists %s',
+    (code) => {
+      expect(valueSet.isUnlistedChapterGCode(code)).toBe(false)
+    },
+  )
+
+  it.each(['G40.99', 'G38', 'G20.A3', 'G99.9'])('lacks %s', (code) => {
+    expect(valueSet.isUnlistedChapterGCode(code)).toBe(true)
+  })
+
+  it.each(['I63.9', 'S06.0X0A', 'J45.909'])('ignores %s of another chapter', (code) => {
+    expect(valueSet.isUnlistedChapterGCode(code)).toBe(false)
+  })
+
+  it('ignores G codes without a list', () => {
+    const loaded = NeurologyValueSet.fromFile(writeValueSetFile(EPILEPSY_ONLY))
+
+    expect(loaded.isUnlistedChapterGCode('G40.99')).toBe(false)
+  })
+
+  it('enrols by a listed code without a prefix', () => {
+    const path = writeValueSetFile({
+      snomedCt: { concepts: {} },
+      icd10cm: { prefixes: [], codes: { G35: 'Multiple sclerosis' } },
+    })
+
+    const loaded = NeurologyValueSet.fromFile(path)
+
+    expect(loaded.contains({ system: ICD_10_CM, code: 'G35' })).toBe(true)
+    expect(loaded.contains({ system: ICD_10_CM, code: 'G35.A' })).toBe(false)
+  })
+
+  it('lists SNOMED CT concepts, then ICD-10-CM codes, with displays', () => {
+    const codes = valueSet.listedCodes()
+
+    expect(codes[0]).toEqual({
+      system: SNOMED_CT,
+      code: '26929004',
+      display: "Alzheimer's disease",
+    })
+    expect(codes).toContainEqual({ system: SNOMED_CT, code: '84757009', display: 'Epilepsy' })
+    expect(codes).toContainEqual({
+      system: ICD_10_CM,
+      code: 'G40.909',
+      display: 'Epilepsy, unspecified, not intractable, without status epilepticus',
+    })
+    expect(codes.findIndex((code) => code.system === ICD_10_CM)).toBeGreaterThan(
+      codes.findLastIndex((code) => code.system === SNOMED_CT),
+    )
   })
 })

@@ -14,8 +14,35 @@ export const DEFAULT_VALUE_SET_PATH = join(
 
 const valueSetFileSchema = z.object({
   snomedCt: z.object({ concepts: z.record(z.string().regex(/^\d{6,18}$/), z.string()) }),
-  icd10cm: z.object({ prefixes: z.array(z.string().regex(/^[A-Z][0-9A-Z.]*$/)) }),
+  icd10cm: z.object({
+    prefixes: z.array(z.string().regex(/^[A-Z][0-9A-Z.]*$/)),
+    // Chapter G codes written with their dot, each with its title from the tabular list.
+    codes: z
+      .record(z.string().regex(/^G\d\d(\.[0-9A-Z]{1,4})?$/), z.string().trim().min(1))
+      .optional(),
+  }),
 })
+
+/** First character of the ICD-10-CM codes that the value set file may list one by one. */
+const LISTED_ICD_10_CM_CHAPTER = 'G'
+
+/** A code of the value set with its display, as the clinical app's pickers show it. */
+export interface ListedCode {
+  system: string
+  code: string
+  display: string
+}
+
+/** Codes that the value set lists one by one, each with its display. */
+export interface NeurologyCodeLists {
+  /** Display of each SNOMED CT concept; a concept without one shows its id. */
+  snomedCtDisplays?: Readonly<Record<string, string>>
+  /**
+   * ICD-10-CM chapter G codes with their titles. When given, an API write may carry a chapter G
+   * code only when it is listed. When left out, chapter G codes are checked for form only.
+   */
+  icd10CmChapterG?: Readonly<Record<string, string>>
+}
 
 /** Configuration variable that names the value set file. */
 export const VALUE_SET_FILE_VARIABLE = 'NEUROLOGY_VALUE_SET_FILE'
@@ -45,10 +72,20 @@ export class ValueSetFileError extends ConfigError {
 export class NeurologyValueSet {
   readonly #snomedCodes: ReadonlySet<string>
   readonly #icdPrefixes: readonly string[]
+  readonly #snomedDisplays: Readonly<Record<string, string>>
+  readonly #icdChapterG: ReadonlyMap<string, string> | null
 
-  constructor(snomedCodes: Iterable<string>, icdPrefixes: readonly string[]) {
+  constructor(
+    snomedCodes: Iterable<string>,
+    icdPrefixes: readonly string[],
+    codeLists: NeurologyCodeLists = {},
+  ) {
     this.#snomedCodes = new Set(snomedCodes)
     this.#icdPrefixes = icdPrefixes
+    this.#snomedDisplays = codeLists.snomedCtDisplays ?? {}
+    this.#icdChapterG = codeLists.icd10CmChapterG
+      ? new Map(Object.entries(codeLists.icd10CmChapterG))
+      : null
   }
 
   /**
@@ -99,14 +136,22 @@ export class NeurologyValueSet {
 
     const snomedCodes = Object.keys(parsed.data.snomedCt.concepts)
     const icdPrefixes = parsed.data.icd10cm.prefixes
-    if (snomedCodes.length === 0 && icdPrefixes.length === 0) {
+    const icdCodes = parsed.data.icd10cm.codes ?? {}
+    if (
+      snomedCodes.length === 0 &&
+      icdPrefixes.length === 0 &&
+      Object.keys(icdCodes).length === 0
+    ) {
       throw new ValueSetFileError(
         'EMPTY',
         absolutePath,
-        'lists no SNOMED CT concept and no ICD-10-CM prefix, so no Condition would enrol a patient',
+        'lists no SNOMED CT concept and no ICD-10-CM prefix or code, so no Condition would enrol a patient',
       )
     }
-    return new NeurologyValueSet(snomedCodes, icdPrefixes)
+    return new NeurologyValueSet(snomedCodes, icdPrefixes, {
+      snomedCtDisplays: parsed.data.snomedCt.concepts,
+      icd10CmChapterG: parsed.data.icd10cm.codes,
+    })
   }
 
   contains(coding: Pick<Coding, 'system' | 'code'>): boolean {
@@ -115,7 +160,10 @@ export class NeurologyValueSet {
     if (coding.system === SNOMED_CT) return this.#snomedCodes.has(code)
     if (coding.system === ICD_10_CM) {
       const upper = code.toUpperCase()
-      return this.#icdPrefixes.some((prefix) => upper.startsWith(prefix))
+      return (
+        this.#icdPrefixes.some((prefix) => upper.startsWith(prefix)) ||
+        (this.#icdChapterG?.has(upper) ?? false)
+      )
     }
     return false
   }
@@ -123,6 +171,35 @@ export class NeurologyValueSet {
   /** True when any of the codings is in the value set. */
   containsAny(codings: readonly Pick<Coding, 'system' | 'code'>[] | undefined): boolean {
     return (codings ?? []).some((coding) => this.contains(coding))
+  }
+
+  /**
+   * True for an ICD-10-CM chapter G code, written as in FHIR (`G40.909`), that the file's code
+   * list lacks. Always false when the file lists no ICD-10-CM codes, and for codes of other
+   * chapters, which the registry has no list of.
+   */
+  isUnlistedChapterGCode(code: string): boolean {
+    // TODO: the bundled chapter G list is a hand-written subset, so an API write of a valid code
+    // that it lacks is rejected. Loading the CMS release's code file would close the gap.
+    if (this.#icdChapterG === null || !code.startsWith(LISTED_ICD_10_CM_CHAPTER)) return false
+    return !this.#icdChapterG.has(code)
+  }
+
+  /**
+   * Lists the SNOMED CT concepts by display, then the ICD-10-CM chapter G codes in the file's
+   * order. The concepts cannot keep the file's order, because JSON.parse puts keys that look
+   * like array indexes, such as most SNOMED CT ids, first and in numeric order.
+   */
+  listedCodes(): ListedCode[] {
+    const snomed = [...this.#snomedCodes]
+      .map((code) => ({ system: SNOMED_CT, code, display: this.#snomedDisplays[code] ?? code }))
+      .sort((a, b) => a.display.localeCompare(b.display, 'en'))
+    const icd = [...(this.#icdChapterG ?? [])].map(([code, display]) => ({
+      system: ICD_10_CM,
+      code,
+      display,
+    }))
+    return [...snomed, ...icd]
   }
 }
 
