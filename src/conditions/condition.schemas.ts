@@ -1,6 +1,11 @@
 import { z } from '@hono/zod-openapi'
 import { codeableConceptSchema } from '../platform/fhir-datatypes.ts'
 import { fhirDateTimeSchema, syncStatusSchema } from '../platform/schemas.ts'
+import {
+  CLINICAL_STATUS_VALUE_SET,
+  VERIFICATION_STATUS_VALUE_SET,
+  codesOf,
+} from '../reference/value-sets.ts'
 
 const quantitySchema = z.object({
   value: z.number(),
@@ -35,22 +40,8 @@ export const conditionTimingSchema = z
   .nullable()
   .openapi('ConditionTiming', { example: { dateTime: '2015-01' } })
 
-export const CLINICAL_STATUSES = [
-  'active',
-  'recurrence',
-  'relapse',
-  'inactive',
-  'remission',
-  'resolved',
-] as const
-export const VERIFICATION_STATUSES = [
-  'unconfirmed',
-  'provisional',
-  'differential',
-  'confirmed',
-  'refuted',
-  'entered-in-error',
-] as const
+export const CLINICAL_STATUSES = codesOf(CLINICAL_STATUS_VALUE_SET)
+export const VERIFICATION_STATUSES = codesOf(VERIFICATION_STATUS_VALUE_SET)
 
 export const clinicalStatusSchema = z.enum(CLINICAL_STATUSES).nullable()
 export const verificationStatusSchema = z.enum(VERIFICATION_STATUSES).nullable()

@@ -6,6 +6,7 @@ import {
   identifierSchema,
 } from '../platform/fhir-datatypes.ts'
 import { fhirDateSchema, fhirDateTimeSchema, syncStatusSchema } from '../platform/schemas.ts'
+import { ADMINISTRATIVE_GENDER_VALUE_SET, codesOf } from '../reference/value-sets.ts'
 
 /** True when a FHIR date or dateTime lies after today, compared at the value's own precision. */
 function isInFuture(value: string): boolean {
@@ -31,7 +32,7 @@ export const patientFieldSchemas = {
   birthDate: fhirDateSchema
     .refine((value) => !isInFuture(value), { error: 'A birth date cannot be in the future' })
     .nullable(),
-  gender: z.enum(['male', 'female', 'other', 'unknown']).nullable(),
+  gender: z.enum(codesOf(ADMINISTRATIVE_GENDER_VALUE_SET)).nullable(),
   identifiers: z.array(identifierSchema),
   telecom: z.array(contactPointSchema),
   addresses: z.array(addressSchema),
