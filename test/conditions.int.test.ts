@@ -357,4 +357,35 @@ describe('FHIR-side condition changes', () => {
     expect(status).toBe(404)
     expect(listed).toEqual([])
   })
+
+  it('keeps and flags codes outside the value sets', async () => {
+    const patient = await createPatient('Ferreira')
+    await waitFor('the patient in HAPI', async () => {
+      const response = await t.api('GET', `/patients/${patient.id}`)
+      const current = (await response.json()) as Patient
+      return current.sync.fhirVersionId === null ? undefined : current
+    })
+    const unlisted = { system: ICD_10_CM, code: 'G40.99' }
+
+    const resource: FhirCondition = {
+      resourceType: 'Condition',
+      subject: { reference: `Patient/${patient.sync.fhirId ?? ''}` },
+      code: { coding: [EPILEPSY, unlisted] },
+      clinicalStatus: { coding: [{ system: CLINICAL_STATUS, code: 'unknown' }] },
+    }
+
+    const created = await t.hospital.post<FhirCondition>('Condition', resource)
+    const stored = await waitFor('the hospital condition in the registry', async () => {
+      const conditions = await listConditions(`patientId=${patient.id}`)
+      return conditions.find((condition) => condition.sync.fhirId === created.id)
+    })
+
+    expect(stored.code.coding).toEqual([EPILEPSY, unlisted])
+    expect(stored.clinicalStatus).toBe('unknown')
+    expect(stored.isNeurological).toBe(true)
+    expect(stored.codeFlags.map((flag) => flag.path)).toEqual([
+      'clinicalStatus',
+      'code.coding.1.code',
+    ])
+  })
 })

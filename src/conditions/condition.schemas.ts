@@ -80,12 +80,40 @@ export const patchConditionSchema = z
   .partial()
   .openapi('ConditionPatch')
 
+/** A code of a stored condition that an API write would reject, kept as FHIR sent it. */
+export const codeFlagSchema = z
+  .object({
+    path: z.string().openapi({ example: 'code.coding.0.code' }),
+    message: z.string().openapi({
+      example:
+        "G40.99 is not an ICD-10-CM chapter G code in the registry's value set; pick one from GET /value-sets/neurological-conditions/codes",
+    }),
+  })
+  .openapi('CodeFlag')
+
+/** Builds the schema of a stored status: a code of the value set, or any code FHIR sent. */
+function storedStatusSchema(valueSetId: string, example: string) {
+  return z
+    .string()
+    .nullable()
+    .openapi({
+      description: `A code of GET /value-sets/${valueSetId}/codes. A code from FHIR outside that set is kept as it came and listed in codeFlags.`,
+      example,
+    })
+}
+
 export const conditionSchema = conditionFieldsSchema
   .extend({
     id: z.uuid(),
     patientId: z.uuid(),
     source: z.enum(['registry', 'external']),
+    clinicalStatus: storedStatusSchema(CLINICAL_STATUS_VALUE_SET.id, 'active'),
+    verificationStatus: storedStatusSchema(VERIFICATION_STATUS_VALUE_SET.id, 'confirmed'),
     isNeurological: z.boolean(),
+    codeFlags: z.array(codeFlagSchema).openapi({
+      description:
+        'Codes that an API write would reject, kept as FHIR sent them: a status outside its value set, a malformed code, an ICD-10-CM chapter G code the registry does not list, or no SNOMED CT or ICD-10-CM coding at all. Empty when every code passes.',
+    }),
     version: z.number().int(),
     createdAt: z.iso.datetime(),
     updatedAt: z.iso.datetime(),

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely'
 import type { AuditRepository, ChangeContext } from '../audit/audit.repository.ts'
 import { userAuditEntry } from '../audit/change-context.ts'
+import type { ChapterGCodeList } from '../fhir/code-validation.ts'
 import type { NeurologyValueSet } from '../fhir/neurology-value-set.ts'
 import type { PatientRepository } from '../patients/patient.repository.ts'
 import type { Clock } from '../platform/clock.ts'
@@ -30,7 +31,11 @@ import {
   type ConditionRow,
 } from './condition.repository.ts'
 import type { Condition, ConditionFields } from './condition.schemas.ts'
-import { validateConditionCode, validateConditionStatuses } from './condition.validation.ts'
+import {
+  findCodeFlags,
+  validateConditionCode,
+  validateConditionStatuses,
+} from './condition.validation.ts'
 
 export interface ConditionServiceDeps {
   db: Kysely<Database>
@@ -52,14 +57,19 @@ export interface ConditionListQuery {
   cursor?: string
 }
 
-/** Converts a row to its API representation. */
-export function toCondition(row: ConditionRow): Condition {
+/**
+ * Converts a row to its API representation, with the codes that `chapterG` and the status value
+ * sets flag.
+ */
+export function toCondition(row: ConditionRow, chapterG: ChapterGCodeList): Condition {
+  const fields = conditionFieldsOf(row)
   return {
     id: row.id,
     patientId: row.patient_id,
     source: row.source,
-    ...conditionFieldsOf(row),
+    ...fields,
     isNeurological: row.is_neurological,
+    codeFlags: findCodeFlags(fields, chapterG),
     version: row.version,
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
@@ -136,13 +146,13 @@ export class ConditionService {
       await enqueueConditionPush(jobs, id)
       return inserted
     })
-    return toCondition(row)
+    return toCondition(row, this.#deps.valueSet)
   }
 
   async get(id: string): Promise<Condition> {
     const row = await this.#deps.conditions.findById(this.#deps.db, id)
     if (!row) throw new NotFoundError('Condition', id)
-    return toCondition(row)
+    return toCondition(row, this.#deps.valueSet)
   }
 
   async list(
@@ -161,7 +171,7 @@ export class ConditionService {
       query.limit + 1,
       decodeCursor(query.cursor),
     )
-    return toPage(rows, query.limit, toCondition)
+    return toPage(rows, query.limit, (row) => toCondition(row, this.#deps.valueSet))
   }
 
   /**
@@ -218,7 +228,7 @@ export class ConditionService {
       await enqueueConditionPush(jobs, id)
       return updated
     })
-    return toCondition(row)
+    return toCondition(row, this.#deps.valueSet)
   }
 
   /**
@@ -263,7 +273,7 @@ export class ConditionService {
   }
 
   #validateCode(fields: Pick<ConditionFields, 'code'>): void {
-    const errors = validateConditionCode(fields)
+    const errors = validateConditionCode(fields, this.#deps.valueSet)
     if (errors.length > 0) throw new ValidationError('The condition code is invalid', errors)
   }
 }

@@ -230,7 +230,7 @@ export function conditionConflictEntity(
     validateFields(fields) {
       const parsed = conditionFieldsSchema.safeParse(fields)
       if (!parsed.success) return fieldErrorsOf(parsed.error)
-      return validateConditionFields(parsed.data)
+      return validateConditionFields(parsed.data, valueSet)
     },
     async writeFields(db, id, fields, change) {
       const conditionFields = fields as ConditionFields

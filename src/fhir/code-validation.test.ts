@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { isValidIcd10CmCode, isValidSnomedId, validateConditionCodings } from './code-validation.ts'
 import { ICD_10_CM, SNOMED_CT } from './constants.ts'
+import { NeurologyValueSet } from './neurology-value-set.ts'
 
 const DATA_DIR = process.env.SAMPLE_DATA_DIR ?? join(import.meta.dirname, '../../../shared/data')
 
@@ -35,6 +36,8 @@ function loadSnomedCodes(): string[] {
 }
 
 const SNOMED_CODES_IN_DATA = loadSnomedCodes()
+
+const valueSet = NeurologyValueSet.fromFile()
 
 describe('isValidSnomedId', () => {
   it.each([
@@ -124,13 +127,13 @@ describe('isValidIcd10CmCode', () => {
 describe('validateConditionCodings', () => {
   it('accepts one valid SNOMED CT coding', () => {
     expect(
-      validateConditionCodings([{ system: SNOMED_CT, code: '84757009' }], 'code.coding'),
+      validateConditionCodings([{ system: SNOMED_CT, code: '84757009' }], 'code.coding', valueSet),
     ).toEqual([])
   })
 
   it('accepts one valid ICD-10-CM coding', () => {
     expect(
-      validateConditionCodings([{ system: ICD_10_CM, code: 'G40.909' }], 'code.coding'),
+      validateConditionCodings([{ system: ICD_10_CM, code: 'G40.909' }], 'code.coding', valueSet),
     ).toEqual([])
   })
 
@@ -140,7 +143,7 @@ describe('validateConditionCodings', () => {
       { system: SNOMED_CT, code: '84757009' },
     ]
 
-    expect(validateConditionCodings(codings, 'code.coding')).toEqual([])
+    expect(validateConditionCodings(codings, 'code.coding', valueSet)).toEqual([])
   })
 
   it('reports an invalid SNOMED CT code at its index', () => {
@@ -149,13 +152,17 @@ describe('validateConditionCodings', () => {
       { system: SNOMED_CT, code: '84757008' },
     ]
 
-    const errors = validateConditionCodings(codings, 'code.coding')
+    const errors = validateConditionCodings(codings, 'code.coding', valueSet)
 
     expect(errors.map((error) => error.path)).toEqual(['code.coding.1.code'])
   })
 
   it('reports an invalid ICD-10-CM code at its index', () => {
-    const errors = validateConditionCodings([{ system: ICD_10_CM, code: 'G40909' }], 'code.coding')
+    const errors = validateConditionCodings(
+      [{ system: ICD_10_CM, code: 'G40909' }],
+      'code.coding',
+      valueSet,
+    )
 
     expect(errors.map((error) => error.path)).toEqual(['code.coding.0.code'])
   })
@@ -166,7 +173,7 @@ describe('validateConditionCodings', () => {
       { system: ICD_10_CM, code: 'G40909' },
     ]
 
-    const errors = validateConditionCodings(codings, 'code.coding')
+    const errors = validateConditionCodings(codings, 'code.coding', valueSet)
 
     expect(errors.map((error) => error.path)).toEqual(['code.coding.0.code', 'code.coding.1.code'])
   })
@@ -174,14 +181,62 @@ describe('validateConditionCodings', () => {
   it('reports a list without SNOMED CT or ICD-10-CM', () => {
     const codings = [{ system: 'http://example.org/local-codes', code: 'EPI' }]
 
-    const errors = validateConditionCodings(codings, 'code.coding')
+    const errors = validateConditionCodings(codings, 'code.coding', valueSet)
 
     expect(errors.map((error) => error.path)).toEqual(['code.coding'])
   })
 
   it('reports an empty list', () => {
-    const errors = validateConditionCodings([], 'code.coding')
+    const errors = validateConditionCodings([], 'code.coding', valueSet)
 
     expect(errors.map((error) => error.path)).toEqual(['code.coding'])
+  })
+})
+
+describe('validateConditionCodings with the chapter G list', () => {
+  it.each(['G40.909', 'G40', 'G35', 'G35.A', 'G20', 'G20.A1', 'G43.709', 'G81.94'])(
+    'accepts listed %s',
+    (code) => {
+      expect(
+        validateConditionCodings([{ system: ICD_10_CM, code }], 'code.coding', valueSet),
+      ).toEqual([])
+    },
+  )
+
+  it.each(['G40.99', 'G42', 'G99.9', 'G35.E', 'G20.A3'])('rejects unlisted %s', (code) => {
+    const errors = validateConditionCodings([{ system: ICD_10_CM, code }], 'code.coding', valueSet)
+
+    expect(errors.map((error) => error.path)).toEqual(['code.coding.0.code'])
+    expect(errors[0]?.message).toContain(code)
+  })
+
+  it.each(['I63.9', 'I10', 'E11.9', 'S06.0X0A'])('accepts %s of another chapter', (code) => {
+    expect(
+      validateConditionCodings([{ system: ICD_10_CM, code }], 'code.coding', valueSet),
+    ).toEqual([])
+  })
+
+  it('reports a malformed G code once', () => {
+    const errors = validateConditionCodings(
+      [{ system: ICD_10_CM, code: 'G40909' }],
+      'code.coding',
+      valueSet,
+    )
+
+    expect(errors).toHaveLength(1)
+  })
+
+  it('checks G codes for form only without a list', () => {
+    const withoutList = new NeurologyValueSet([], ['G'])
+
+    expect(
+      validateConditionCodings([{ system: ICD_10_CM, code: 'G40.99' }], 'code.coding', withoutList),
+    ).toEqual([])
+  })
+
+  it('accepts a non-neurological SNOMED CT code', () => {
+    const hypertension = { system: SNOMED_CT, code: '38341003' }
+
+    expect(validateConditionCodings([hypertension], 'code.coding', valueSet)).toEqual([])
   })
 })

@@ -1,5 +1,9 @@
 import type { FieldError } from '../platform/errors.ts'
 import { ICD_10_CM, SNOMED_CT } from './constants.ts'
+import type { NeurologyValueSet } from './neurology-value-set.ts'
+
+/** The part of the neurological value set that code checks need: its ICD-10-CM chapter G list. */
+export type ChapterGCodeList = Pick<NeurologyValueSet, 'isUnlistedChapterGCode'>
 
 // Verhoeff tables: SNOMED CT identifiers end in a Verhoeff check digit.
 const VERHOEFF_MULTIPLY = [
@@ -47,24 +51,34 @@ export function isValidIcd10CmCode(code: string): boolean {
 
 /**
  * Checks a Condition's codings as the API receives them: at least one SNOMED CT or ICD-10-CM
- * coding, and every coding of those two systems well formed. Codings of other systems pass.
+ * coding, every coding of those two systems well formed, and every ICD-10-CM chapter G code in
+ * `chapterG`. Codes outside the neurological value set pass, such as SNOMED CT hypertension or
+ * ICD-10-CM I10, because the registry also keeps the other conditions of its patients. Codings
+ * of other systems pass.
  */
 export function validateConditionCodings(
   codings: readonly { system?: string; code?: string }[],
   path: string,
+  chapterG: ChapterGCodeList,
 ): FieldError[] {
   const errors: FieldError[] = []
   for (const [index, coding] of codings.entries()) {
-    if (coding.system === SNOMED_CT && !isValidSnomedId(coding.code ?? '')) {
+    const code = coding.code ?? ''
+    if (coding.system === SNOMED_CT && !isValidSnomedId(code)) {
       errors.push({
         path: `${path}.${index}.code`,
         message: `${coding.code ?? '(missing)'} is not a valid SNOMED CT concept id`,
       })
     }
-    if (coding.system === ICD_10_CM && !isValidIcd10CmCode(coding.code ?? '')) {
+    if (coding.system === ICD_10_CM && !isValidIcd10CmCode(code)) {
       errors.push({
         path: `${path}.${index}.code`,
         message: `${coding.code ?? '(missing)'} is not a valid ICD-10-CM code`,
+      })
+    } else if (coding.system === ICD_10_CM && chapterG.isUnlistedChapterGCode(code)) {
+      errors.push({
+        path: `${path}.${index}.code`,
+        message: `${code} is not an ICD-10-CM chapter G code in the registry's value set; pick one from GET /value-sets/neurological-conditions/codes`,
       })
     }
   }
