@@ -32,6 +32,8 @@ import {
 import { createLogger, type Logger } from './platform/logger.ts'
 import { migrate } from './platform/migrate.ts'
 import { PgBossQueue, QUEUE_SETTINGS, QUEUES } from './platform/queue.ts'
+import { registerValueSetRoutes } from './reference/value-set.routes.ts'
+import { ValueSetService } from './reference/value-set.service.ts'
 import { InboundMerge } from './sync/inbound-merge.ts'
 import { NotificationRepository } from './sync/notification.repository.ts'
 import {
@@ -322,6 +324,7 @@ export async function createRegistry(
   app.notFound(handleNotFound)
   registerPatientRoutes(app, patientService)
   registerConditionRoutes(app, conditionService)
+  registerValueSetRoutes(app, new ValueSetService({ neurology: valueSet }))
   registerConflictRoutes(app, conflictService)
   registerReceiverRoutes(app, receiver)
   registerSyncAdminRoutes(app, syncAdmin)
