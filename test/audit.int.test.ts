@@ -88,7 +88,7 @@ async function onlyRowOfRequest(requestId: string): Promise<AuditRow> {
   const [row] = rows
   if (!row) throw new Error(`No audit row has request id ${requestId}`)
   expect(row.source).toBe('user')
-  expect(row.actor).toBe('anonymous')
+  expect(row.actor).toBe(t.operatorId)
   return row
 }
 
@@ -300,7 +300,7 @@ describe('patient audit', () => {
     expect(rows).toHaveLength(3)
     for (const row of rows) {
       expect(row.source).toBe('user')
-      expect(row.actor).toBe('anonymous')
+      expect(row.actor).toBe(t.operatorId)
       expect(row.action).toBe('delete')
       expect(row.after).toBeNull()
     }

@@ -4,6 +4,7 @@ import { AuditRepository } from '../src/audit/audit.repository.ts'
 import type { Condition } from '../src/conditions/condition.schemas.ts'
 import { ConflictRepository, DELETION_FIELD } from '../src/conflicts/conflict.repository.ts'
 import type { Conflict, ConflictDetail } from '../src/conflicts/conflict.schemas.ts'
+import { FhirRequestError } from '../src/fhir/fhir-client.ts'
 import type { Patient } from '../src/patients/patient.schemas.ts'
 import { startTestRegistry, waitFor, type TestRegistry } from './harness.ts'
 
@@ -113,19 +114,54 @@ async function waitForConflict(entityId: string, field: string): Promise<Conflic
  * Changes a patient in HAPI as a hospital would and, before HAPI's notification arrives, in the
  * registry too, so both changes share one base and the merge opens a conflict.
  */
+/**
+ * Makes both sides change one field of a synced resource. The registry writes first and the
+ * hospital then writes with If-Match on the version both started from, so the registry's push
+ * meets HAPI's newer version and merges. Had the hospital written first, its notification could
+ * be merged before the registry's write, which would then be a plain edit. In the rare run where
+ * the push reaches HAPI before the hospital's write, that write fails and the case starts over.
+ */
+async function changeOnBothSides<R extends FhirPatient | FhirCondition>(
+  create: () => Promise<{ id: string; version: number }>,
+  type: R['resourceType'],
+  registryWrite: (id: string, version: number) => Promise<Response>,
+  hospitalChange: Partial<R>,
+): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    const row = await create()
+    const current = await t.hospital.read<R>(type, row.id)
+    if (!current) throw new Error(`${type}/${row.id} is missing in HAPI`)
+    const patched = await registryWrite(row.id, row.version)
+    expect(patched.status).toBe(200)
+    try {
+      await t.hospital.update<R>(
+        { ...current, ...hospitalChange },
+        { ifMatchVersion: Number(current.meta?.versionId) },
+      )
+      return row.id
+    } catch (error) {
+      if (!(error instanceof FhirRequestError && error.isVersionConflict) || attempt === 3) {
+        throw error
+      }
+    }
+  }
+}
+
 async function patientConflict(
   field: string,
   hospitalChange: Partial<FhirPatient>,
   registryChange: Record<string, unknown>,
   patientFields: Record<string, unknown> = {},
 ): Promise<{ patient: Patient; conflict: Conflict }> {
-  const patient = await createSyncedPatient(patientFields)
-  const current = await readFhirPatient(patient.id)
-  await t.hospital.update<FhirPatient>({ ...current, ...hospitalChange })
-  const patched = await t.api('PATCH', `/patients/${patient.id}`, registryChange, {
-    'If-Match': `"${patient.version}"`,
-  })
-  expect(patched.status).toBe(200)
+  let patient: Patient | undefined
+  await changeOnBothSides<FhirPatient>(
+    async () => (patient = await createSyncedPatient(patientFields)),
+    'Patient',
+    (id, version) =>
+      t.api('PATCH', `/patients/${id}`, registryChange, { 'If-Match': `"${version}"` }),
+    hospitalChange,
+  )
+  if (!patient) throw new Error('No patient was created')
   return { patient, conflict: await waitForConflict(patient.id, field) }
 }
 
@@ -150,19 +186,20 @@ async function createSyncedCondition(): Promise<Condition> {
 
 /** Opens a verificationStatus conflict: base provisional, FHIR confirmed, registry differential. */
 async function verificationConflict(): Promise<{ condition: Condition; conflict: Conflict }> {
-  const condition = await createSyncedCondition()
-  const current = await readFhirCondition(condition.id)
-  await t.hospital.update<FhirCondition>({
-    ...current,
-    verificationStatus: { coding: [{ system: VERIFICATION_STATUS, code: 'confirmed' }] },
-  })
-  const patched = await t.api(
-    'PATCH',
-    `/conditions/${condition.id}`,
-    { verificationStatus: 'differential' },
-    { 'If-Match': `"${condition.version}"` },
+  let condition: Condition | undefined
+  await changeOnBothSides<FhirCondition>(
+    async () => (condition = await createSyncedCondition()),
+    'Condition',
+    (id, version) =>
+      t.api(
+        'PATCH',
+        `/conditions/${id}`,
+        { verificationStatus: 'differential' },
+        { 'If-Match': `"${version}"` },
+      ),
+    { verificationStatus: { coding: [{ system: VERIFICATION_STATUS, code: 'confirmed' }] } },
   )
-  expect(patched.status).toBe(200)
+  if (!condition) throw new Error('No condition was created')
   return { condition, conflict: await waitForConflict(condition.id, 'verificationStatus') }
 }
 
@@ -320,7 +357,7 @@ describe('conflict resolution', () => {
 
     expect(resolved.status).toBe('resolved')
     expect(resolved.resolution).toBe('registry')
-    expect(resolved.resolvedBy).toBe('anonymous')
+    expect(resolved.resolvedBy).toBe(t.operatorId)
     expect(resolved.resolvedValue).toBe('1972-03-03')
     expect(resolved.resolvedAt).not.toBeNull()
     expect(resolved.entity?.version).toBe(before.version + 1)
@@ -376,7 +413,7 @@ describe('conflict resolution', () => {
 
     expect(decision?.source).toBe('steward')
     expect(decision?.action).toBe('resolve')
-    expect(decision?.actor).toBe('anonymous')
+    expect(decision?.actor).toBe(t.operatorId)
     expect(decision?.request_id).toBe('steward-audit-1')
     expect((decision?.before as Patient).birthDate).toBe('1972-03-03')
     expect((decision?.after as Patient).birthDate).toBe('1971-02-02')
@@ -566,7 +603,7 @@ describe('conflict dismissal', () => {
     expect(dismissed.status).toBe('dismissed')
     expect(dismissed.resolution).toBeNull()
     expect(dismissed.resolutionReason).toBe('Checked the record')
-    expect(dismissed.resolvedBy).toBe('anonymous')
+    expect(dismissed.resolvedBy).toBe(t.operatorId)
     expect(dismissed.resolvedAt).not.toBeNull()
     expect((await getPatient(patient.id)).birthDate).toBe('1972-03-03')
     expect(rows.find((row) => row.conflict_id === conflict.id)?.action).toBe('dismiss')

@@ -27,6 +27,8 @@ export interface TestRegistry {
     body?: unknown,
     headers?: Record<string, string>,
   ): Promise<Response>
+  /** User id of the caller that `api` signs in as by default, the audit actor of its writes. */
+  operatorId: string
   /** Creates a user with exactly these roles and returns an `Authorization` header value for it. */
   authorizationFor(roles: readonly Role[]): Promise<string>
   stop(): Promise<void>
@@ -89,7 +91,7 @@ export async function startTestRegistry(
     await client.query(`drop schema if exists ${config.QUEUE_SCHEMA} cascade`)
     await client.end()
   }
-  const authorizationFor = async (roles: readonly Role[]) => {
+  const createUser = async (roles: readonly Role[]) => {
     const user = await registry.users.create(
       {
         username: `test-${roles.join('-') || 'none'}-${crypto.randomUUID().slice(0, 8)}`,
@@ -99,13 +101,14 @@ export async function startTestRegistry(
       { actor: 'test-setup', requestId: null },
     )
     const { token } = await registry.tokens.issue(user.id, user.roles)
-    return `Bearer ${token}`
+    return { id: user.id, authorization: `Bearer ${token}` }
   }
+  const authorizationFor = async (roles: readonly Role[]) => (await createUser(roles)).authorization
   let url: string
-  let operator: string
+  let operator: { id: string; authorization: string }
   try {
     ;({ url } = await registry.start())
-    operator = await authorizationFor(ROLES)
+    operator = await createUser(ROLES)
   } catch (error) {
     // Subscriptions left on HAPI would keep sending to a closed port, and HAPI's retries of those
     // deliveries slow the activation of every later file's Subscriptions.
@@ -123,7 +126,7 @@ export async function startTestRegistry(
     api: (method, path, body, headers = {}) => {
       const named = Object.keys(headers).some((name) => name.toLowerCase() === 'authorization')
       const sent = new Headers({ 'Content-Type': 'application/json', ...headers })
-      if (!named) sent.set('Authorization', operator)
+      if (!named) sent.set('Authorization', operator.authorization)
       if (sent.get('Authorization') === '') sent.delete('Authorization')
       return fetch(`${url}${path}`, {
         method,
@@ -131,6 +134,7 @@ export async function startTestRegistry(
         body: body === undefined ? undefined : JSON.stringify(body),
       })
     },
+    operatorId: operator.id,
     authorizationFor,
     async stop() {
       try {

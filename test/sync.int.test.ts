@@ -340,7 +340,7 @@ describe('FHIR to registry', () => {
       true,
     )
     expect(after.version).toBe(2)
-    expect(after.updatedBy).toBe('anonymous')
+    expect(after.updatedBy).toBe(t.operatorId)
   })
 
   it('records a conflict when both sides change one field', async () => {
