@@ -96,11 +96,6 @@ async function checkQueueLag(
   }
 }
 
-/** Registers `GET /health/live`, which needs nothing but the process. */
-export function registerLivenessRoute(app: OpenAPIHono<AppEnv>): void {
-  app.openapi(liveRoute, (c) => c.json({ status: 'ok' as const }, 200))
-}
-
 export function registerHealthRoutes(
   app: OpenAPIHono<AppEnv>,
   deps: {
@@ -111,7 +106,7 @@ export function registerHealthRoutes(
     maxQueueLagSeconds: number
   },
 ): void {
-  registerLivenessRoute(app)
+  app.openapi(liveRoute, (c) => c.json({ status: 'ok' as const }, 200))
 
   app.openapi(readyRoute, async (c) => {
     const [database, fhir, queueLag] = await Promise.all([

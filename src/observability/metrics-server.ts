@@ -1,24 +1,16 @@
 import { serve, type ServerType } from '@hono/node-server'
-import type { OpenAPIHono } from '@hono/zod-openapi'
-import { registerLivenessRoute } from '../health/health.routes.ts'
-import {
-  createRouter,
-  handleError,
-  handleNotFound,
-  requestContext,
-  type Authenticate,
-  type AppEnv,
-} from '../platform/http.ts'
+import { Hono } from 'hono'
+import { handleNotFound, type AppEnv } from '../platform/http.ts'
 import type { Logger } from '../platform/logger.ts'
-import type { Metrics } from './metrics.ts'
-import { registerMetricsRoutes } from './metrics.routes.ts'
+import { METRICS_PATH } from './metrics.routes.ts'
+
+/** Paths the metrics port passes on to the API app; every other path gets 404. */
+const FORWARDED_PATHS = [METRICS_PATH, '/health/live']
 
 export interface MetricsServerDeps {
-  metrics: Metrics
+  /** The registry's API app, which answers the forwarded requests with its own access rules. */
+  api: { fetch(request: Request): Response | Promise<Response> }
   logger: Logger
-  /** The API's authentication, so admin tokens work here as on the API. */
-  authenticate: Authenticate
-  scrapeToken?: string
 }
 
 /** A running metrics server. */
@@ -27,18 +19,18 @@ export interface MetricsServer {
   close(): Promise<void>
 }
 
-/** Builds the app of the metrics port: `/metrics` and `/health/live`, nothing else. */
-export function createMetricsApp(deps: MetricsServerDeps): OpenAPIHono<AppEnv> {
-  const app = createRouter()
-  app.use(requestContext(deps.logger))
-  app.use(async (c, next) => {
-    c.set('authenticate', deps.authenticate)
-    await next()
+/**
+ * Builds the app of the metrics port. It hands `GET /metrics` and `GET /health/live` to the API
+ * app, so the token rules, request ids and request metrics are the API's own, and answers every
+ * other request with 404.
+ */
+export function createMetricsApp(deps: MetricsServerDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>()
+  app.on(['GET', 'HEAD'], FORWARDED_PATHS, (c) => deps.api.fetch(c.req.raw))
+  app.notFound((c) => {
+    c.set('requestId', crypto.randomUUID())
+    return handleNotFound(c)
   })
-  app.onError(handleError)
-  app.notFound(handleNotFound)
-  registerMetricsRoutes(app, deps.metrics, { scrapeToken: deps.scrapeToken })
-  registerLivenessRoute(app)
   return app
 }
 
