@@ -15,6 +15,14 @@ import { NeurologyValueSet } from './fhir/neurology-value-set.ts'
 import { mergeRulesFrom } from './merge/merge-rules.ts'
 import { ensureSubscriptions, readSubscriptionStatuses } from './fhir/subscriptions.ts'
 import { registerHealthRoutes } from './health/health.routes.ts'
+import { QueueLagReader } from './health/queue-lag.ts'
+import { Metrics } from './observability/metrics.ts'
+import { MetricsRepository } from './observability/metrics.repository.ts'
+import { startMetricsServer, type MetricsServer } from './observability/metrics-server.ts'
+import { registerMetricsRoutes } from './observability/metrics.routes.ts'
+import { recordRequestDuration } from './observability/request-metrics.ts'
+import { registerSyncGauges } from './observability/sync-gauges.ts'
+import { SyncSnapshotReader } from './observability/sync-snapshot.ts'
 import { PatientRepository } from './patients/patient.repository.ts'
 import { registerPatientRoutes } from './patients/patient.routes.ts'
 import { PatientService } from './patients/patient.service.ts'
@@ -102,6 +110,7 @@ export async function createRegistry(
 ): Promise<Registry> {
   const logger = overrides.logger ?? createLogger(config.LOG_LEVEL, { service: 'brain-registry' })
   const clock = overrides.clock ?? systemClock
+  const metrics = new Metrics()
   // Read before anything starts, so a misspelt rule or a bad value set file stops start-up with
   // nothing left running.
   const mergeRules = mergeRulesFrom(config.MERGE_RULES)
@@ -248,6 +257,7 @@ export async function createRegistry(
     pushBatchSize: config.PUSH_BATCH_SIZE,
     batch: pushBatch,
     drift,
+    metrics,
   })
   const backfill = new Backfill({
     db,
@@ -317,8 +327,25 @@ export async function createRegistry(
     logger,
   })
 
+  const snapshots = new SyncSnapshotReader({
+    db,
+    syncAdmin: new SyncAdminRepository(),
+    drift: driftRepository,
+    metrics: new MetricsRepository(),
+    queueSchema: config.QUEUE_SCHEMA,
+    clock,
+  })
+  registerSyncGauges(metrics.registry, () => snapshots.read(), logger)
+  const queueLag = new QueueLagReader({
+    db,
+    repository: new SyncAdminRepository(),
+    queueSchema: config.QUEUE_SCHEMA,
+    clock,
+  })
+
   const app = createRouter()
   app.use(requestContext(logger))
+  app.use(recordRequestDuration(metrics))
   app.use(limitBodySize())
   app.onError(handleError)
   app.notFound(handleNotFound)
@@ -329,7 +356,13 @@ export async function createRegistry(
   registerReceiverRoutes(app, receiver)
   registerSyncAdminRoutes(app, syncAdmin)
   registerDriftRoutes(app, drift)
-  registerHealthRoutes(app, { db, fhir })
+  registerHealthRoutes(app, {
+    db,
+    fhir,
+    queueLag,
+    maxQueueLagSeconds: config.READINESS_MAX_QUEUE_LAG_SECONDS,
+  })
+  registerMetricsRoutes(app, metrics, { scrapeToken: config.METRICS_TOKEN })
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: {
@@ -341,6 +374,7 @@ export async function createRegistry(
   app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'Brain Registry API' }))
 
   let server: ServerType | undefined
+  let metricsServer: MetricsServer | undefined
 
   return {
     config,
@@ -356,6 +390,13 @@ export async function createRegistry(
 
     async start() {
       if (config.PROCESS_ROLE !== 'api') await workers.start()
+      if (config.METRICS_PORT !== undefined) {
+        metricsServer = await startMetricsServer(
+          { api: app, logger },
+          config.HOST,
+          config.METRICS_PORT,
+        )
+      }
       if (config.PROCESS_ROLE === 'worker') return { url: '' }
 
       const port = await new Promise<number>((resolve) => {
@@ -386,6 +427,7 @@ export async function createRegistry(
           })
         })
       }
+      await metricsServer?.close()
       drift.stopWorker()
       await queue.stop()
       await db.destroy()
