@@ -10,7 +10,7 @@ const silentLogger: Logger = {
   child: () => silentLogger,
 }
 
-/** Stands in for the API app: answers 200 with the path and Authorization it received. */
+/** Stands in for the API app: responds 200 with the path and Authorization it received. */
 const api = {
   fetch: (request: Request) =>
     Response.json({
@@ -35,7 +35,7 @@ describe('createMetricsApp', () => {
     ['GET', '/patients'],
     ['GET', '/health/ready'],
     ['POST', '/metrics'],
-  ])('answers %s %s with 404', async (method, path) => {
+  ])('rejects %s %s with 404', async (method, path) => {
     const app = createMetricsApp({ api, logger: silentLogger })
 
     const response = await app.request(path, { method })

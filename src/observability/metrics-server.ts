@@ -8,7 +8,7 @@ import { METRICS_PATH } from './metrics.routes.ts'
 const FORWARDED_PATHS = [METRICS_PATH, '/health/live']
 
 export interface MetricsServerDeps {
-  /** The registry's API app, which answers the forwarded requests with its own access rules. */
+  /** The registry's API app, which handles the forwarded requests with its own access rules. */
   api: { fetch(request: Request): Response | Promise<Response> }
   logger: Logger
 }
@@ -21,8 +21,8 @@ export interface MetricsServer {
 
 /**
  * Builds the app of the metrics port. It hands `GET /metrics` and `GET /health/live` to the API
- * app, so the token rules, request ids and request metrics are the API's own, and answers every
- * other request with 404.
+ * app, so the token rules, request ids and request metrics are the API's own. Every other request
+ * gets 404.
  */
 export function createMetricsApp(deps: MetricsServerDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
