@@ -4,6 +4,13 @@ import { Scalar } from '@scalar/hono-api-reference'
 import type { Kysely } from 'kysely'
 import type pg from 'pg'
 import { AuditRepository } from './audit/audit.repository.ts'
+import { BEARER_SCHEME, SUBSCRIPTION_SECRET_SCHEME } from './auth/access.ts'
+import { registerAuthRoutes } from './auth/auth.routes.ts'
+import { AuthService } from './auth/auth.service.ts'
+import { TokenService } from './auth/tokens.ts'
+import { UserRepository } from './auth/user.repository.ts'
+import { registerUserRoutes } from './auth/user.routes.ts'
+import { UserService } from './auth/user.service.ts'
 import { ConditionRepository } from './conditions/condition.repository.ts'
 import { registerConditionRoutes } from './conditions/condition.routes.ts'
 import { ConditionService } from './conditions/condition.service.ts'
@@ -95,6 +102,9 @@ export interface Registry {
   push: OutboundPush
   /** Writes many registry rows to HAPI in one transaction Bundle; needs nothing of start(). */
   pushBatch: PushBatch
+  /** Local users, and the tokens that sign them in; needs nothing of start(). */
+  users: UserService
+  tokens: TokenService
   /** Listens for HTTP, starts the workers and registers the Subscriptions, as PROCESS_ROLE selects. */
   start(): Promise<{ url: string }>
   stop(): Promise<void>
@@ -327,6 +337,36 @@ export async function createRegistry(
     logger,
   })
 
+  const users = new UserService({ db, users: new UserRepository(), audit, clock, logger })
+  const tokens = new TokenService({
+    clock,
+    secret: config.AUTH_TOKEN_SECRET,
+    issuer: config.AUTH_TOKEN_ISSUER,
+    ttlSeconds: config.AUTH_TOKEN_TTL_SECONDS,
+    external:
+      config.OIDC_ISSUER && config.OIDC_AUDIENCE
+        ? {
+            issuer: config.OIDC_ISSUER,
+            audience: config.OIDC_AUDIENCE,
+            jwksUrl: config.OIDC_JWKS_URL,
+            roleClaim: config.OIDC_ROLE_CLAIM,
+            algorithms: config.OIDC_ALGORITHMS,
+          }
+        : undefined,
+  })
+  const auth = new AuthService({
+    db,
+    users: new UserRepository(),
+    tokens,
+    clock,
+    logger,
+    limits: {
+      maxFailuresPerAccount: config.LOGIN_MAX_FAILURES_PER_ACCOUNT,
+      maxFailuresPerAddress: config.LOGIN_MAX_FAILURES_PER_ADDRESS,
+      lockoutSeconds: config.LOGIN_LOCKOUT_SECONDS,
+    },
+  })
+
   const snapshots = new SyncSnapshotReader({
     db,
     syncAdmin: new SyncAdminRepository(),
@@ -346,9 +386,15 @@ export async function createRegistry(
   const app = createRouter()
   app.use(requestContext(logger))
   app.use(recordRequestDuration(metrics))
+  app.use(async (c, next) => {
+    c.set('authenticate', (authorization) => auth.authenticate(authorization))
+    await next()
+  })
   app.use(limitBodySize())
   app.onError(handleError)
   app.notFound(handleNotFound)
+  registerAuthRoutes(app, auth, { trustProxy: config.TRUST_PROXY })
+  registerUserRoutes(app, users)
   registerPatientRoutes(app, patientService)
   registerConditionRoutes(app, conditionService)
   registerValueSetRoutes(app, new ValueSetService({ neurology: valueSet }))
@@ -363,6 +409,18 @@ export async function createRegistry(
     maxQueueLagSeconds: config.READINESS_MAX_QUEUE_LAG_SECONDS,
   })
   registerMetricsRoutes(app, metrics, { scrapeToken: config.METRICS_TOKEN })
+  app.openAPIRegistry.registerComponent('securitySchemes', BEARER_SCHEME, {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+    description:
+      'An access token from POST /auth/token, or from the external OpenID issuer when one is configured',
+  })
+  app.openAPIRegistry.registerComponent('securitySchemes', SUBSCRIPTION_SECRET_SCHEME, {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'The shared SUBSCRIPTION_SECRET that HAPI sends with every rest-hook delivery',
+  })
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: {
@@ -376,6 +434,21 @@ export async function createRegistry(
   let server: ServerType | undefined
   let metricsServer: MetricsServer | undefined
 
+  const createFirstAdmin = async () => {
+    const username = config.BOOTSTRAP_ADMIN_USERNAME
+    const password = config.BOOTSTRAP_ADMIN_PASSWORD
+    if (username === undefined || password === undefined) {
+      if ((await users.list(1)).items.length === 0) {
+        logger.warn(
+          'The registry has no user; set BOOTSTRAP_ADMIN_USERNAME and BOOTSTRAP_ADMIN_PASSWORD, or run npm run user:create',
+        )
+      }
+      return
+    }
+    const admin = await users.createFirstAdmin(username, password)
+    if (admin) logger.info('First admin created', { userId: admin.id })
+  }
+
   return {
     config,
     app,
@@ -387,6 +460,8 @@ export async function createRegistry(
     backfill,
     push,
     pushBatch,
+    users,
+    tokens,
 
     async start() {
       if (config.PROCESS_ROLE !== 'api') await workers.start()
@@ -406,6 +481,12 @@ export async function createRegistry(
       })
       const url = `http://${config.HOST}:${port}`
       logger.info('API listening', { url, docs: `${url}/docs`, role: config.PROCESS_ROLE })
+      if (config.authTokenSecretGenerated) {
+        logger.warn(
+          'AUTH_TOKEN_SECRET is not set; tokens are signed with a random key that only this process knows',
+        )
+      }
+      await createFirstAdmin()
       if (config.subscriptionSecretGenerated) {
         logger.warn(
           'SUBSCRIPTION_SECRET is not set; using a random one that only this process knows',
