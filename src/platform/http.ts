@@ -5,20 +5,28 @@ import { HTTPException } from 'hono/http-exception'
 import { routePath } from 'hono/route'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { ZodError } from 'zod'
-import { AppError, ValidationError, type FieldError } from './errors.ts'
+import { AppError, TooManyRequestsError, ValidationError, type FieldError } from './errors.ts'
 import { errorFields, type Logger } from './logger.ts'
 
-/** Caller of a request. Authentication fills it in; until then every caller is anonymous. */
+/**
+ * Caller of a request. A route's role check fills it in from the bearer token; on open routes
+ * the caller stays anonymous.
+ */
 export interface Principal {
+  /** Audit actor: a local user's id, or `issuer#subject` for a token of an external issuer. */
   id: string
   roles: readonly string[]
 }
+
+/** Turns an Authorization header into the caller, or raises 401 for a missing or bad token. */
+export type Authenticate = (authorization: string | undefined) => Promise<Principal>
 
 /** Per-request values that middleware puts on the Hono context. */
 export interface RequestVariables {
   requestId: string
   logger: Logger
   principal: Principal
+  authenticate: Authenticate
 }
 
 export interface AppEnv {
@@ -147,6 +155,10 @@ export function handleError(error: Error, c: Context<AppEnv>): Response {
   if (error instanceof AppError) {
     const extra: Record<string, unknown> = { ...error.extensions }
     if (error.fieldErrors.length > 0) extra.errors = error.fieldErrors
+    if (error.status === 401) c.header('WWW-Authenticate', 'Bearer realm="brain-registry"')
+    if (error instanceof TooManyRequestsError) {
+      c.header('Retry-After', String(error.retryAfterSeconds))
+    }
     return problemResponse(c, error.status, error.code, error.message, extra)
   }
   if (error instanceof HTTPException) {
