@@ -26,7 +26,7 @@ export interface AuditEntry {
   actor: string
   source: AuditSource
   action: AuditAction
-  entityType: 'patient' | 'condition'
+  entityType: AuditLogTable['entity_type']
   entityId: string
   before: unknown
   after: unknown
