@@ -36,8 +36,8 @@ function fieldColumns(fields: ConditionFields, isNeurological: boolean) {
 export function conditionFieldsOf(row: ConditionRow): ConditionFields {
   return {
     code: row.code as ConditionFields['code'],
-    clinicalStatus: row.clinical_status as ConditionFields['clinicalStatus'],
-    verificationStatus: row.verification_status as ConditionFields['verificationStatus'],
+    clinicalStatus: row.clinical_status,
+    verificationStatus: row.verification_status,
     onset: row.onset as ConditionFields['onset'],
     abatement: row.abatement as ConditionFields['abatement'],
     recordedDate: row.recorded_date,

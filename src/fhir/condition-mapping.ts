@@ -62,11 +62,11 @@ export function conditionFieldsFromResource(resource: FhirCondition): ConditionF
     clinicalStatus: statusCode(
       resource.clinicalStatus,
       CONDITION_CLINICAL_STATUS,
-    ) as ConditionFields['clinicalStatus'],
+    ),
     verificationStatus: statusCode(
       resource.verificationStatus,
       CONDITION_VERIFICATION_STATUS,
-    ) as ConditionFields['verificationStatus'],
+    ),
     onset: readTiming(resource, 'onset'),
     abatement: readTiming(resource, 'abatement'),
     recordedDate: resource.recordedDate ?? null,

@@ -49,7 +49,7 @@ export function patientFieldsOf(row: PatientRow): PatientFields {
   return {
     names: row.names as PatientFields['names'],
     birthDate: row.birth_date,
-    gender: row.gender as PatientFields['gender'],
+    gender: row.gender,
     identifiers: row.identifiers as PatientFields['identifiers'],
     telecom: row.telecom as PatientFields['telecom'],
     addresses: row.addresses as PatientFields['addresses'],
