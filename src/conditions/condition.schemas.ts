@@ -1,5 +1,12 @@
 import { z } from '@hono/zod-openapi'
-import { codeableConceptSchema } from '../platform/fhir-datatypes.ts'
+import {
+  codeableConceptSchema,
+  fhirStringSchema,
+  periodSchema,
+  quantitySchema,
+  rangeSchema,
+} from '../platform/fhir-datatypes.ts'
+import { MAX_CODE_LENGTH, MAX_TEXT_LENGTH, MAX_URI_LENGTH } from '../platform/input-limits.ts'
 import { fhirDateTimeSchema, syncStatusSchema } from '../platform/schemas.ts'
 import {
   CLINICAL_STATUS_VALUE_SET,
@@ -7,35 +14,17 @@ import {
   codesOf,
 } from '../reference/value-sets.ts'
 
-const quantitySchema = z.object({
-  value: z.number(),
-  unit: z.string().optional(),
-  system: z.url().optional(),
-  code: z.string().optional(),
-})
-
 /**
  * FHIR onset[x] and abatement[x] as one object with exactly one member, named after the type
  * suffix: `{ "dateTime": "2015-01" }`, `{ "age": { "value": 52, "unit": "a" } }` and so on.
  */
 export const conditionTimingSchema = z
   .union([
-    z.object({ dateTime: fhirDateTimeSchema }).strict(),
-    z.object({ age: quantitySchema }).strict(),
-    z
-      .object({
-        period: z.object({
-          start: fhirDateTimeSchema.optional(),
-          end: fhirDateTimeSchema.optional(),
-        }),
-      })
-      .strict(),
-    z
-      .object({
-        range: z.object({ low: quantitySchema.optional(), high: quantitySchema.optional() }),
-      })
-      .strict(),
-    z.object({ string: z.string().min(1) }).strict(),
+    z.strictObject({ dateTime: fhirDateTimeSchema }),
+    z.strictObject({ age: quantitySchema }),
+    z.strictObject({ period: periodSchema }),
+    z.strictObject({ range: rangeSchema }),
+    z.strictObject({ string: fhirStringSchema(MAX_TEXT_LENGTH) }),
   ])
   .nullable()
   .openapi('ConditionTiming', { example: { dateTime: '2015-01' } })
@@ -124,12 +113,14 @@ export const conditionSchema = conditionFieldsSchema
 
 export type Condition = z.infer<typeof conditionSchema>
 
-export const conditionListQuerySchema = z.object({
+export const conditionListQuerySchema = z.strictObject({
   patientId: z.uuid().optional(),
-  code: z.string().min(1).optional().openapi({
-    description: '`system|code` or a bare code',
-    example: 'http://snomed.info/sct|84757009',
-  }),
+  code: fhirStringSchema(MAX_URI_LENGTH + 1 + MAX_CODE_LENGTH)
+    .optional()
+    .openapi({
+      description: '`system|code` or a bare code',
+      example: 'http://snomed.info/sct|84757009',
+    }),
   neurological: z
     .enum(['true', 'false'])
     .optional()

@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi'
+import { fhirStringSchema } from '../platform/fhir-datatypes.ts'
 
 export const CONFLICT_STATUSES = ['open', 'resolved', 'dismissed'] as const
 export const CONFLICT_ENTITY_TYPES = ['patient', 'condition'] as const
@@ -72,11 +73,11 @@ export const conflictDetailSchema = conflictSchema
 
 export type ConflictDetail = z.infer<typeof conflictDetailSchema>
 
-export const conflictListQuerySchema = z.object({
+export const conflictListQuerySchema = z.strictObject({
   status: z.enum(CONFLICT_STATUSES).default('open'),
   entityType: z.enum(CONFLICT_ENTITY_TYPES).optional(),
   entityId: z.uuid().optional(),
-  field: z.string().min(1).max(100).optional().openapi({ example: 'birthDate' }),
+  field: fhirStringSchema(100).optional().openapi({ example: 'birthDate' }),
   createdFrom: z.iso.datetime({ offset: true }).optional().openapi({
     description: 'Conflicts created at or after this time',
     example: '2026-01-01T00:00:00Z',
@@ -106,9 +107,15 @@ export type ResolveChoice = z.infer<typeof resolveConflictSchema>
 
 export const dismissConflictSchema = z
   .strictObject({
-    reason: z.string().trim().min(1).max(2000).openapi({
-      example: 'Both birth dates are wrong; the hospital corrects its record first',
-    }),
+    reason: z
+      .string()
+      .trim()
+      .min(1)
+      .max(2000)
+      .refine((value) => !value.includes('\u0000'), { error: 'Must not contain NUL (\\u0000)' })
+      .openapi({
+        example: 'Both birth dates are wrong; the hospital corrects its record first',
+      }),
   })
   .openapi('ConflictDismissal')
 

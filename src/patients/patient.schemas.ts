@@ -2,9 +2,16 @@ import { z } from '@hono/zod-openapi'
 import {
   addressSchema,
   contactPointSchema,
+  fhirStringSchema,
   humanNameSchema,
   identifierSchema,
 } from '../platform/fhir-datatypes.ts'
+import {
+  MAX_CODE_LENGTH,
+  MAX_LIST_ITEMS,
+  MAX_SHORT_TEXT_LENGTH,
+  MAX_URI_LENGTH,
+} from '../platform/input-limits.ts'
 import { fhirDateSchema, fhirDateTimeSchema, syncStatusSchema } from '../platform/schemas.ts'
 import { ADMINISTRATIVE_GENDER_VALUE_SET, codesOf } from '../reference/value-sets.ts'
 
@@ -16,8 +23,8 @@ function isInFuture(value: string): boolean {
 
 export const deceasedSchema = z
   .union([
-    z.object({ boolean: z.boolean() }),
-    z.object({
+    z.strictObject({ boolean: z.boolean() }),
+    z.strictObject({
       dateTime: fhirDateTimeSchema.refine((value) => !isInFuture(value), {
         error: 'A date of death cannot be in the future',
       }),
@@ -28,14 +35,14 @@ export const deceasedSchema = z
 
 /** Schema of each patient field on its own, without defaults. */
 export const patientFieldSchemas = {
-  names: z.array(humanNameSchema),
+  names: z.array(humanNameSchema).max(MAX_LIST_ITEMS),
   birthDate: fhirDateSchema
     .refine((value) => !isInFuture(value), { error: 'A birth date cannot be in the future' })
     .nullable(),
   gender: z.enum(codesOf(ADMINISTRATIVE_GENDER_VALUE_SET)).nullable(),
-  identifiers: z.array(identifierSchema),
-  telecom: z.array(contactPointSchema),
-  addresses: z.array(addressSchema),
+  identifiers: z.array(identifierSchema).max(MAX_LIST_ITEMS),
+  telecom: z.array(contactPointSchema).max(MAX_LIST_ITEMS),
+  addresses: z.array(addressSchema).max(MAX_LIST_ITEMS),
   deceased: deceasedSchema,
 }
 
@@ -75,12 +82,16 @@ export const patientSchema = patientFieldsSchema
 
 export type Patient = z.infer<typeof patientSchema>
 
-export const patientListQuerySchema = z.object({
-  name: z.string().min(1).optional().openapi({ description: 'Prefix of any name part, any case' }),
-  identifier: z.string().min(1).optional().openapi({
-    description: '`system|value` or a bare value',
-    example: 'urn:oid:2.16.840.1.113883.4.3.25|999-12-3456',
-  }),
+export const patientListQuerySchema = z.strictObject({
+  name: fhirStringSchema(MAX_SHORT_TEXT_LENGTH)
+    .optional()
+    .openapi({ description: 'Prefix of any name part, any case' }),
+  identifier: fhirStringSchema(MAX_URI_LENGTH + 1 + MAX_CODE_LENGTH)
+    .optional()
+    .openapi({
+      description: '`system|value` or a bare value',
+      example: 'urn:oid:2.16.840.1.113883.4.3.25|999-12-3456',
+    }),
   fhirId: z
     .string()
     .regex(/^[A-Za-z0-9\-.]{1,64}$/)

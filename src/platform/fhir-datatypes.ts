@@ -1,4 +1,12 @@
 import { z } from '@hono/zod-openapi'
+import {
+  MAX_CODE_LENGTH,
+  MAX_LIST_ITEMS,
+  MAX_PARTS,
+  MAX_SHORT_TEXT_LENGTH,
+  MAX_TEXT_LENGTH,
+  MAX_URI_LENGTH,
+} from './input-limits.ts'
 import { fhirDateTimeSchema } from './schemas.ts'
 
 // FHIR R4 data types as the API accepts them. Each lists every member the type has, so that a
@@ -6,19 +14,31 @@ import { fhirDateTimeSchema } from './schemas.ts'
 // member is rejected rather than silently dropped.
 
 /**
- * A FHIR string with at least one character other than whitespace. HAPI drops a value of
- * whitespace only, so the registry would hold a value that never reaches FHIR and every drift
- * verification would report the field as diverged.
+ * A FHIR string of at most `maxLength` characters, with at least one character other than
+ * whitespace and no NUL. HAPI drops a value of whitespace only, so the registry would hold a
+ * value that never reaches FHIR and every drift verification would report the field as
+ * diverged. Postgres cannot store NUL (U+0000) in text or jsonb.
  */
-const textSchema = z
-  .string()
-  .regex(/\S/, { error: 'Must contain a character other than whitespace' })
+export function fhirStringSchema(maxLength: number) {
+  return z
+    .string()
+    .max(maxLength)
+    .regex(/\S/, { error: 'Must contain a character other than whitespace' })
+    .refine((value) => !value.includes('\u0000'), { error: 'Must not contain NUL (\\u0000)' })
+}
 
-const extensionSchema = z.looseObject({ url: z.string().min(1) })
+const codeSchema = fhirStringSchema(MAX_CODE_LENGTH)
+const shortTextSchema = fhirStringSchema(MAX_SHORT_TEXT_LENGTH)
+const longTextSchema = fhirStringSchema(MAX_TEXT_LENGTH)
+const urlSchema = z.url().max(MAX_URI_LENGTH)
+
+// The value of an extension may be of any FHIR type, so only its url is checked here. The
+// request body limit alone bounds the rest.
+const extensionSchema = z.looseObject({ url: z.string().min(1).max(MAX_URI_LENGTH) })
 
 const elementMembers = {
-  id: textSchema.optional(),
-  extension: z.array(extensionSchema).optional(),
+  id: codeSchema.optional(),
+  extension: z.array(extensionSchema).max(MAX_LIST_ITEMS).optional(),
 }
 
 export const periodSchema = z.strictObject({
@@ -27,13 +47,35 @@ export const periodSchema = z.strictObject({
   end: fhirDateTimeSchema.optional(),
 })
 
+/** A FHIR Quantity, such as an Age, with a required value. */
+export const quantitySchema = z
+  .strictObject({
+    ...elementMembers,
+    value: z.number(),
+    comparator: z.enum(['<', '<=', '>=', '>']).optional(),
+    unit: shortTextSchema.optional(),
+    system: urlSchema.optional(),
+    code: codeSchema.optional(),
+  })
+  .openapi('Quantity', {
+    example: { value: 52, unit: 'a', system: 'http://unitsofmeasure.org', code: 'a' },
+  })
+
+export const rangeSchema = z
+  .strictObject({
+    ...elementMembers,
+    low: quantitySchema.optional(),
+    high: quantitySchema.optional(),
+  })
+  .openapi('Range')
+
 export const codingSchema = z
   .strictObject({
     ...elementMembers,
-    system: z.url().optional(),
-    version: textSchema.optional(),
-    code: textSchema.optional(),
-    display: textSchema.optional(),
+    system: urlSchema.optional(),
+    version: codeSchema.optional(),
+    code: codeSchema.optional(),
+    display: shortTextSchema.optional(),
     userSelected: z.boolean().optional(),
   })
   .openapi('Coding', {
@@ -43,27 +85,27 @@ export const codingSchema = z
 export const codeableConceptSchema = z
   .strictObject({
     ...elementMembers,
-    coding: z.array(codingSchema).optional(),
-    text: textSchema.optional(),
+    coding: z.array(codingSchema).max(MAX_LIST_ITEMS).optional(),
+    text: longTextSchema.optional(),
   })
   .openapi('CodeableConcept')
 
 const referenceSchema = z.strictObject({
   ...elementMembers,
-  reference: textSchema.optional(),
-  type: textSchema.optional(),
-  display: textSchema.optional(),
+  reference: fhirStringSchema(MAX_URI_LENGTH).optional(),
+  type: fhirStringSchema(MAX_URI_LENGTH).optional(),
+  display: shortTextSchema.optional(),
 })
 
 export const humanNameSchema = z
   .strictObject({
     ...elementMembers,
     use: z.enum(['usual', 'official', 'temp', 'nickname', 'anonymous', 'old', 'maiden']).optional(),
-    text: textSchema.optional(),
-    family: textSchema.optional(),
-    given: z.array(textSchema).optional(),
-    prefix: z.array(textSchema).optional(),
-    suffix: z.array(textSchema).optional(),
+    text: longTextSchema.optional(),
+    family: shortTextSchema.optional(),
+    given: z.array(shortTextSchema).max(MAX_PARTS).optional(),
+    prefix: z.array(shortTextSchema).max(MAX_PARTS).optional(),
+    suffix: z.array(shortTextSchema).max(MAX_PARTS).optional(),
     period: periodSchema.optional(),
   })
   .openapi('HumanName', {
@@ -75,8 +117,8 @@ export const identifierSchema = z
     ...elementMembers,
     use: z.enum(['usual', 'official', 'temp', 'secondary', 'old']).optional(),
     type: codeableConceptSchema.optional(),
-    system: z.url().optional(),
-    value: textSchema.optional(),
+    system: urlSchema.optional(),
+    value: codeSchema.optional(),
     period: periodSchema.optional(),
     assigner: referenceSchema.optional(),
   })
@@ -88,7 +130,7 @@ export const contactPointSchema = z
   .strictObject({
     ...elementMembers,
     system: z.enum(['phone', 'fax', 'email', 'pager', 'url', 'sms', 'other']).optional(),
-    value: textSchema.optional(),
+    value: fhirStringSchema(MAX_URI_LENGTH).optional(),
     use: z.enum(['home', 'work', 'temp', 'old', 'mobile']).optional(),
     rank: z.number().int().min(1).optional(),
     period: periodSchema.optional(),
@@ -107,13 +149,13 @@ export const addressSchema = z
     ...elementMembers,
     use: z.enum(['home', 'work', 'temp', 'old', 'billing']).optional(),
     type: z.enum(['postal', 'physical', 'both']).optional(),
-    text: textSchema.optional(),
-    line: z.array(textSchema).optional(),
-    city: textSchema.optional(),
-    district: textSchema.optional(),
-    state: textSchema.optional(),
-    postalCode: textSchema.optional(),
-    country: textSchema.optional(),
+    text: longTextSchema.optional(),
+    line: z.array(shortTextSchema).max(MAX_PARTS).optional(),
+    city: shortTextSchema.optional(),
+    district: shortTextSchema.optional(),
+    state: shortTextSchema.optional(),
+    postalCode: codeSchema.optional(),
+    country: shortTextSchema.optional(),
     period: periodSchema.optional(),
   })
   .openapi('Address', { example: { line: ['12 Queen Square'], city: 'London', country: 'GB' } })

@@ -75,7 +75,7 @@ export const driftRunRequestSchema = z
   .strictObject({ kind: z.enum(DRIFT_RUN_KINDS) })
   .openapi('DriftRunRequest', { example: { kind: 'catch-up' } })
 
-export const driftRunListQuerySchema = z.object({
+export const driftRunListQuerySchema = z.strictObject({
   kind: z.enum(DRIFT_RUN_KINDS).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(20).openapi({ example: 20 }),
 })
