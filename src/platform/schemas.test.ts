@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { ValidationError } from './errors.ts'
-import { expectedVersionOf, isValidFhirDate, parseIfMatch } from './schemas.ts'
+import { expectedVersionOf, fhirDateTimeSchema, isValidFhirDate, parseIfMatch } from './schemas.ts'
 
 describe('isValidFhirDate', () => {
   it.each(['1980', '1980-05', '1980-05-17', '2000-02-29', '1980-02-29', '2023-12-31', '0001'])(
@@ -26,6 +26,32 @@ describe('isValidFhirDate', () => {
     ['', 'an empty string'],
   ])('rejects %s (%s)', (value) => {
     expect(isValidFhirDate(value)).toBe(false)
+  })
+})
+
+describe('fhirDateTimeSchema', () => {
+  it.each([
+    '2019',
+    '2019-04-02',
+    '2019-04-02T10:30Z',
+    '2019-04-02T23:59:60Z',
+    '2019-04-02T00:00:00.123456789+14:00',
+    '2019-04-02T10:30:00-13:59',
+  ])('accepts %s', (value) => {
+    expect(fhirDateTimeSchema.safeParse(value).success).toBe(true)
+  })
+
+  it.each([
+    ['2019-04-02T24:00:00Z', 'hour 24'],
+    ['2019-04-02T25:00:00Z', 'hour 25'],
+    ['2019-04-02T10:60:00Z', 'minute 60'],
+    ['2019-04-02T10:30:61Z', 'second 61'],
+    ['2019-04-02T10:30:00+14:30', 'an offset past 14:00'],
+    ['2019-04-02T10:30:00+10:60', 'offset minute 60'],
+    ['2019-04-02T10:30:00', 'no zone'],
+    ['2019-02-30T10:30:00Z', 'a day past the end of the month'],
+  ])('rejects %s (%s)', (value) => {
+    expect(fhirDateTimeSchema.safeParse(value).success).toBe(false)
   })
 })
 

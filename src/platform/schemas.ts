@@ -20,8 +20,11 @@ export const fhirDateSchema = z
   .refine(isValidFhirDate, { error: 'Expected a date as YYYY, YYYY-MM or YYYY-MM-DD', abort: true })
   .openapi({ example: '1980-05' })
 
-const FHIR_DATE_TIME =
-  /^\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?)?)?$/
+// Hours 00-23, minutes 00-59, seconds 00-60 (a leap second) and zone offsets up to 14:00, as in
+// FHIR R4's dateTime pattern. isValidFhirDate checks the calendar day.
+const FHIR_TIME = String.raw`([01]\d|2[0-3]):[0-5]\d(:([0-5]\d|60)(\.\d{1,9})?)?`
+const FHIR_ZONE = String.raw`(Z|[+-](0\d|1[0-3]):[0-5]\d|[+-]14:00)`
+const FHIR_DATE_TIME = new RegExp(String.raw`^\d{4}(-\d{2}(-\d{2}(T${FHIR_TIME}${FHIR_ZONE})?)?)?$`)
 
 /** A FHIR `dateTime`: any date precision, or a time with a zone offset. */
 export const fhirDateTimeSchema = z
