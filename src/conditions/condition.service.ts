@@ -13,7 +13,7 @@ import {
   VersionMismatchError,
   ReadOnlyResourceTypeError,
 } from '../platform/errors.ts'
-import { decodeCursor, toPage } from '../platform/paging.ts'
+import { UUID_ID, decodeCursor, toPage } from '../platform/paging.ts'
 import {
   QUEUES,
   pushSingletonKey,
@@ -169,7 +169,7 @@ export class ConditionService {
       this.#deps.db,
       filter,
       query.limit + 1,
-      decodeCursor(query.cursor),
+      decodeCursor(query.cursor, UUID_ID),
     )
     return toPage(rows, query.limit, (row) => toCondition(row, this.#deps.valueSet))
   }

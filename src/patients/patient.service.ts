@@ -11,7 +11,7 @@ import {
   VersionMismatchError,
   ReadOnlyResourceTypeError,
 } from '../platform/errors.ts'
-import { decodeCursor, toPage } from '../platform/paging.ts'
+import { UUID_ID, decodeCursor, toPage } from '../platform/paging.ts'
 import {
   QUEUES,
   pushSingletonKey,
@@ -145,7 +145,7 @@ export class PatientService {
       this.#deps.db,
       filter,
       query.limit + 1,
-      decodeCursor(query.cursor),
+      decodeCursor(query.cursor, UUID_ID),
     )
     return toPage(rows, query.limit, toPatient)
   }

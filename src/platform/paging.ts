@@ -10,11 +10,24 @@ export function encodeCursor(cursor: PageCursor): string {
   return Buffer.from(`${cursor.createdAt.toISOString()}|${cursor.id}`).toString('base64url')
 }
 
-export function decodeCursor(value: string | undefined): PageCursor | undefined {
+/** Id of a row keyed by a UUID, as in a cursor. */
+export const UUID_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/** Id of a row keyed by a bigserial; 18 digits always fit in a Postgres bigint. */
+export const BIGINT_ID = /^\d{1,18}$/
+
+/**
+ * Reads a cursor. Pass `idPattern`, the form of the listed table's key: a forged cursor whose id
+ * Postgres cannot cast to that key would otherwise fail the query with a 500.
+ */
+export function decodeCursor(
+  value: string | undefined,
+  idPattern?: RegExp,
+): PageCursor | undefined {
   if (value === undefined) return undefined
   const [createdAt, id] = Buffer.from(value, 'base64url').toString('utf8').split('|')
   const date = new Date(createdAt ?? '')
-  if (!id || Number.isNaN(date.getTime())) {
+  if (!id || (idPattern && !idPattern.test(id)) || Number.isNaN(date.getTime())) {
     throw new ValidationError('Invalid cursor', [
       { path: 'cursor', message: 'Pass the nextCursor of a previous page unchanged' },
     ])

@@ -4,7 +4,7 @@ import type { Clock } from '../platform/clock.ts'
 import type { Database, DriftRequester, Executor } from '../platform/db.ts'
 import { AppError, ConflictError } from '../platform/errors.ts'
 import { errorFields, type Logger } from '../platform/logger.ts'
-import { decodeCursor, toPage } from '../platform/paging.ts'
+import { BIGINT_ID, decodeCursor, toPage } from '../platform/paging.ts'
 import type { DriftJobData, DriftKind } from '../platform/queue.ts'
 import type { DriftCatchUp } from './drift-catch-up.ts'
 import type { DriftJobQueue } from './drift-jobs.ts'
@@ -147,7 +147,12 @@ export class DriftService {
   ): Promise<{ items: DriftFinding[]; nextCursor: string | null }> {
     const { db, drift } = this.#deps
     if (!(await drift.findRun(db, runId))) throw runNotFound(runId)
-    const rows = await drift.listFindings(db, runId, query.limit + 1, decodeCursor(query.cursor))
+    const rows = await drift.listFindings(
+      db,
+      runId,
+      query.limit + 1,
+      decodeCursor(query.cursor, BIGINT_ID),
+    )
     return toPage(rows, query.limit, toDriftFinding)
   }
 

@@ -3,7 +3,7 @@ import type { SubscriptionStatus } from '../fhir/subscriptions.ts'
 import type { Database } from '../platform/db.ts'
 import { ConflictError, NotFoundError } from '../platform/errors.ts'
 import type { Logger } from '../platform/logger.ts'
-import { decodeCursor, toPage } from '../platform/paging.ts'
+import { UUID_ID, decodeCursor, toPage } from '../platform/paging.ts'
 import {
   DEAD_LETTER_QUEUES,
   QUEUES,
@@ -151,7 +151,7 @@ export class SyncAdminService {
   }): Promise<{ items: FailedEntity[]; nextCursor: string | null }> {
     const rows = await this.#deps.repository.listFailed(this.#deps.db, {
       entityType: query.entityType,
-      after: decodeCursor(query.cursor),
+      after: decodeCursor(query.cursor, UUID_ID),
       limit: query.limit,
     })
     return toPage(rows, query.limit, toFailedEntity)
