@@ -464,3 +464,37 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter(header, NOW_MS)).toBeNull()
   })
 })
+
+describe('FhirRequestError message', () => {
+  it('leaves out search values', () => {
+    const error = new FhirRequestError(
+      'GET',
+      `${BASE_URL}/Patient?identifier=urn%3Aoid%3A1.2%7CMRN1234&_count=2`,
+      503,
+      [],
+    )
+
+    expect(error.message).toBe(`GET ${BASE_URL}/Patient?identifier=…&_count=… returned 503`)
+    expect(error.url).toContain('MRN1234')
+  })
+
+  it('masks the values HAPI quotes', () => {
+    const diagnostics =
+      'HAPI-1821: [element="birthDate"] Invalid attribute value "1937-13-45": Invalid date/time format: "1937-13-45"'
+    const error = new FhirRequestError('PUT', `${BASE_URL}/Patient/p1`, 400, [
+      { severity: 'error', code: 'processing', diagnostics },
+      { severity: 'error', code: 'processing', diagnostics: "Unknown code 'zzprobe'" },
+    ])
+
+    expect(error.message).toBe(
+      `PUT ${BASE_URL}/Patient/p1 returned 400: HAPI-1821: [element="birthDate"] Invalid attribute value "…": Invalid date/time format: "…"; Unknown code "…"`,
+    )
+    expect(error.issues[0]?.diagnostics).toBe(diagnostics)
+  })
+
+  it('keeps HAPI diagnostics without quotes', () => {
+    const error = new FhirRequestError('PUT', `${BASE_URL}/Patient/p1`, 409, CONFLICT_OUTCOME.issue)
+
+    expect(error.message).toContain('HAPI-0989: Trying to update Patient/p1/_history/3')
+  })
+})

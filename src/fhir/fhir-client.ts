@@ -23,11 +23,16 @@ export class FhirRequestError extends Error {
     issues: readonly OperationOutcomeIssue[],
     options: { cause?: unknown; retryAfterSeconds?: number | null } = {},
   ) {
-    const detail = issues.map((issue) => issue.diagnostics ?? issue.code).join('; ')
+    // The message reaches logs and the stored sync error, so it leaves out the URL's search
+    // values and the values HAPI quotes, which can be patient data. `url` and `issues` keep them.
+    const detail = issues
+      .map((issue) => maskQuotedValues(issue.diagnostics ?? issue.code))
+      .join('; ')
+    const target = withoutSearchValues(url)
     super(
       status === 0
-        ? `${method} ${url} failed before a response: ${String(options.cause)}`
-        : `${method} ${url} returned ${status}${detail ? `: ${detail}` : ''}`,
+        ? `${method} ${target} failed before a response: ${String(options.cause)}`
+        : `${method} ${target} returned ${status}${detail ? `: ${detail}` : ''}`,
       options,
     )
     this.method = method
@@ -46,6 +51,28 @@ export class FhirRequestError extends Error {
   get retryable(): boolean {
     return this.status === 0 || this.status === 408 || this.status === 429 || this.status >= 500
   }
+}
+
+/**
+ * Replaces each search value of a URL with `…` and keeps the parameter names, because a search
+ * such as `Patient?identifier=system|MRN` carries patient data.
+ */
+export function withoutSearchValues(url: string): string {
+  const parsed = URL.parse(url)
+  if (!parsed || parsed.search === '') return url
+  const names = [...parsed.searchParams.keys()].map((name) => `${name}=…`)
+  return `${parsed.origin}${parsed.pathname}?${names.join('&')}`
+}
+
+/**
+ * Replaces the quoted values in HAPI's diagnostics with `"…"`, keeping quoted element names. A
+ * parse error quotes the value it rejected, as in HAPI 8.8's `HAPI-1821: [element="birthDate"]
+ * Invalid attribute value "1937-13-45"` and `Unknown AdministrativeGender code 'zzz'`.
+ */
+export function maskQuotedValues(text: string): string {
+  return text.replace(/(element=)?("[^"]*"|'[^'\s]+')/g, (match, element: string | undefined) =>
+    element ? match : '"…"',
+  )
 }
 
 export interface FhirClientOptions {
