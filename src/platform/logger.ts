@@ -1,6 +1,29 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
 import winston from 'winston'
 
 export type LogFields = Record<string, unknown>
+
+/** Fields of the job being handled, such as its id and queue. */
+const jobFields = new AsyncLocalStorage<LogFields>()
+
+/**
+ * Runs `work` so that every line logged inside it carries `fields`, also from loggers built
+ * before the job started, such as the merge's and the push's. A line's own fields and its child
+ * logger's fields win over them.
+ * NOTE: work that the job starts and that outlives it, such as a pool connection it opened,
+ * keeps these fields in its later lines.
+ */
+export function withJobLogFields<T>(fields: LogFields, work: () => Promise<T>): Promise<T> {
+  return jobFields.run(fields, work)
+}
+
+const addJobFields = winston.format((info) => {
+  const fields = jobFields.getStore() ?? {}
+  for (const [key, value] of Object.entries(fields)) {
+    if (!(key in info)) info[key] = value
+  }
+  return info
+})
 
 /** Structured logger: the message is a fixed event name and the values go in fields. */
 export interface Logger {
@@ -55,6 +78,7 @@ export function createLogger(
     level,
     defaultMeta: defaultFields,
     format: winston.format.combine(
+      addJobFields(),
       winston.format.timestamp(),
       winston.format.errors({ stack: true }),
       winston.format.json(),

@@ -1,7 +1,7 @@
 import { fromKysely, PgBoss, type Job, type JobResult, type QueuePolicy } from 'pg-boss'
 import type { Kysely, Transaction } from 'kysely'
 import type { Database, Executor } from './db.ts'
-import { errorFields, type Logger } from './logger.ts'
+import { errorFields, withJobLogFields, type Logger } from './logger.ts'
 
 /** Names of the pg-boss queues, with the data each job carries. */
 export const QUEUES = {
@@ -268,7 +268,8 @@ export class PgBossQueue implements JobQueue {
         // Without it a worker fetches once per polling interval even while a backlog waits.
         burstWhenBatchFull: true,
       },
-      handler,
+      // A batch's lines carry its first job's id, as the batch's own log lines do.
+      (jobs) => withJobLogFields({ jobId: jobs[0]?.id, queue }, () => handler(jobs)),
     )
   }
 
@@ -298,7 +299,7 @@ export class PgBossQueue implements JobQueue {
         const results: JobResult[] = []
         for (const job of jobs) {
           try {
-            await handler(job)
+            await withJobLogFields({ jobId: job.id, queue: job.name }, () => handler(job))
             results.push({ id: job.id, status: 'completed' })
           } catch (error) {
             this.#logger.warn('Job failed; the queue retries it', {
@@ -338,7 +339,9 @@ export class PgBossQueue implements JobQueue {
         notifyPollingIntervalSeconds: 1,
       },
       async (jobs) => {
-        for (const job of jobs) await handler(job)
+        for (const job of jobs) {
+          await withJobLogFields({ jobId: job.id, queue: job.name }, () => handler(job))
+        }
       },
     )
   }
