@@ -1,5 +1,4 @@
 import type { z } from '@hono/zod-openapi'
-import type { ZodError } from 'zod'
 import {
   conditionFieldsOf,
   type ConditionRepository,
@@ -40,6 +39,7 @@ import {
 import { enqueuePatientPush } from '../patients/patient.service.ts'
 import type { Executor, SyncState } from '../platform/db.ts'
 import type { FieldError } from '../platform/errors.ts'
+import { fieldErrorsOf } from '../platform/validation.ts'
 import {
   addressSchema,
   codeableConceptSchema,
@@ -145,13 +145,6 @@ function snapshotOf(
     fields,
     patientId,
   }
-}
-
-function fieldErrorsOf(error: ZodError): FieldError[] {
-  return error.issues.map((issue) => ({
-    path: issue.path.map(String).join('.'),
-    message: issue.message,
-  }))
 }
 
 /**

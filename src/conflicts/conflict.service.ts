@@ -8,8 +8,9 @@ import type { Clock } from '../platform/clock.ts'
 import type { Database } from '../platform/db.ts'
 import { AppError, ConflictError, NotFoundError, ValidationError } from '../platform/errors.ts'
 import { errorFields, type Logger } from '../platform/logger.ts'
-import { decodeCursor, toPage } from '../platform/paging.ts'
+import { UUID_ID, decodeCursor, toPage } from '../platform/paging.ts'
 import { transactionWithJobs, type JobQueue } from '../platform/queue.ts'
+import { fieldErrorsOf } from '../platform/validation.ts'
 import {
   conditionConflictEntity,
   patientConflictEntity,
@@ -154,7 +155,7 @@ export class ConflictService {
       this.#deps.db,
       filter,
       query.limit + 1,
-      decodeCursor(query.cursor),
+      decodeCursor(query.cursor, UUID_ID),
     )
     return toPage(rows, query.limit, toConflict)
   }
@@ -436,10 +437,7 @@ function checkSuppliedValue(entity: ConflictEntity, conflict: ConflictRow, value
   if (!parsed.success) {
     throw new ValidationError(
       'The supplied value is invalid',
-      parsed.error.issues.map((issue) => ({
-        path: ['value', ...issue.path.map(String)].join('.'),
-        message: issue.message,
-      })),
+      fieldErrorsOf(parsed.error, ['value']),
     )
   }
 }

@@ -4,9 +4,9 @@ import { bodyLimit } from 'hono/body-limit'
 import { HTTPException } from 'hono/http-exception'
 import { routePath } from 'hono/route'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
-import type { ZodError } from 'zod'
-import { AppError, TooManyRequestsError, ValidationError, type FieldError } from './errors.ts'
+import { AppError, TooManyRequestsError } from './errors.ts'
 import { errorFields, type Logger } from './logger.ts'
+import { validationErrorFrom } from './validation.ts'
 
 /**
  * Caller of a request. A route's role check fills it in from the bearer token; on open routes
@@ -44,14 +44,6 @@ export function createRouter(): OpenAPIHono<AppEnv> {
       if (!result.success) throw validationErrorFrom(result.error)
     },
   })
-}
-
-function validationErrorFrom(error: ZodError): ValidationError {
-  const fieldErrors: FieldError[] = error.issues.map((issue) => ({
-    path: issue.path.map(String).join('.'),
-    message: issue.message,
-  }))
-  return new ValidationError('The request is invalid', fieldErrors)
 }
 
 /**
