@@ -4,6 +4,8 @@ import { Scalar } from '@scalar/hono-api-reference'
 import type { Kysely } from 'kysely'
 import type pg from 'pg'
 import { AuditRepository } from './audit/audit.repository.ts'
+import { registerAuditRoutes } from './audit/audit.routes.ts'
+import { AuditService } from './audit/audit.service.ts'
 import { BEARER_SCHEME, SUBSCRIPTION_SECRET_SCHEME } from './auth/access.ts'
 import { registerAuthRoutes } from './auth/auth.routes.ts'
 import { AuthService } from './auth/auth.service.ts'
@@ -399,6 +401,7 @@ export async function createRegistry(
   registerConditionRoutes(app, conditionService)
   registerValueSetRoutes(app, new ValueSetService({ neurology: valueSet }))
   registerConflictRoutes(app, conflictService)
+  registerAuditRoutes(app, new AuditService({ db, audit }))
   registerReceiverRoutes(app, receiver)
   registerSyncAdminRoutes(app, syncAdmin)
   registerDriftRoutes(app, drift)
