@@ -5,8 +5,18 @@ import { startTestRegistry, waitFor, type TestRegistry } from './harness.ts'
 
 const FHIR_JSON = 'application/fhir+json'
 
-interface Problem {
-  code: string
+interface OperationOutcome {
+  resourceType: string
+  issue: { severity: string; code: string; details?: { coding?: { code: string }[] } }[]
+}
+
+/** Reads the registry's error code out of the OperationOutcome that the receiver returns. */
+async function errorCodeOf(response: Response): Promise<string | undefined> {
+  const outcome = (await response.json()) as OperationOutcome
+  expect(response.headers.get('content-type')).toContain('application/fhir+json')
+  expect(outcome.resourceType).toBe('OperationOutcome')
+  expect(outcome.issue[0]?.severity).toBe('error')
+  return outcome.issue[0]?.details?.coding?.[0]?.code
 }
 
 interface NotificationRow {
@@ -155,11 +165,9 @@ describe('receiver authentication', () => {
     const id = uniqueId('unauthorized')
 
     const response = await deliver(method, path(id), body(id), credential.headers())
-    const problem = (await response.json()) as Problem
 
     expect(response.status).toBe(401)
-    expect(response.headers.get('content-type')).toContain('application/problem+json')
-    expect(problem.code).toBe('UNAUTHORIZED')
+    expect(await errorCodeOf(response)).toBe('UNAUTHORIZED')
     expect(await notificationsOf(id)).toEqual([])
   })
 })
@@ -170,10 +178,9 @@ describe('receiver input', () => {
     const other = uniqueId('body')
 
     const response = await deliver('PUT', `/Patient/${id}`, patientBody(other))
-    const problem = (await response.json()) as Problem
 
     expect(response.status).toBe(400)
-    expect(problem.code).toBe('VALIDATION_FAILED')
+    expect(await errorCodeOf(response)).toBe('VALIDATION_FAILED')
     expect(await notificationsOf(id)).toEqual([])
     expect(await notificationsOf(other)).toEqual([])
   })
@@ -183,10 +190,9 @@ describe('receiver input', () => {
     const body = JSON.stringify({ resourceType: 'Condition', id, subject: { reference: 'x' } })
 
     const response = await deliver('PUT', `/Patient/${id}`, body)
-    const problem = (await response.json()) as Problem
 
     expect(response.status).toBe(400)
-    expect(problem.code).toBe('VALIDATION_FAILED')
+    expect(await errorCodeOf(response)).toBe('VALIDATION_FAILED')
     expect(await notificationsOf(id)).toEqual([])
   })
 
@@ -194,30 +200,26 @@ describe('receiver input', () => {
     const id = uniqueId('malformed')
 
     const response = await deliver('PUT', `/Patient/${id}`, '{"resourceType": "Patient", "id":')
-    const problem = (await response.json()) as Problem
 
     expect(response.status).toBe(400)
-    expect(response.headers.get('content-type')).toContain('application/problem+json')
-    expect(problem.code).toBe('VALIDATION_FAILED')
+    expect(await errorCodeOf(response)).toBe('MALFORMED_REQUEST')
     expect(await notificationsOf(id)).toEqual([])
   })
 
   it('rejects malformed JSON in a POST', async () => {
     const response = await deliver('POST', '', '{"resourceType": "Bundle", ')
-    const problem = (await response.json()) as Problem
 
     expect(response.status).toBe(400)
-    expect(problem.code).toBe('VALIDATION_FAILED')
+    expect(await errorCodeOf(response)).toBe('MALFORMED_REQUEST')
   })
 
   it('rejects a POST of a resource other than a Bundle', async () => {
     const id = uniqueId('not-bundle')
 
     const response = await deliver('POST', '', patientBody(id))
-    const problem = (await response.json()) as Problem
 
     expect(response.status).toBe(400)
-    expect(problem.code).toBe('VALIDATION_FAILED')
+    expect(await errorCodeOf(response)).toBe('VALIDATION_FAILED')
     expect(await notificationsOf(id)).toEqual([])
   })
 

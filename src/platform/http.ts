@@ -4,8 +4,9 @@ import { bodyLimit } from 'hono/body-limit'
 import { HTTPException } from 'hono/http-exception'
 import { routePath } from 'hono/route'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
-import { AppError, TooManyRequestsError } from './errors.ts'
+import { AppError, TooManyRequestsError, type FieldError } from './errors.ts'
 import { errorFields, type Logger } from './logger.ts'
+import { operationOutcomeOf } from './operation-outcome.ts'
 import { validationErrorFrom } from './validation.ts'
 
 /**
@@ -36,6 +37,12 @@ export interface AppEnv {
 export const PROBLEM_TYPE_BASE = 'https://brain-registry.example.org/problems/'
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/
+
+/**
+ * Path of the FHIR rest-hook receiver. Errors under it render as a FHIR OperationOutcome, since
+ * its caller is a FHIR server.
+ */
+export const RECEIVER_PATH = '/fhir-hook'
 
 /** Creates a router whose validation failures render as problem documents. */
 export function createRouter(): OpenAPIHono<AppEnv> {
@@ -104,18 +111,51 @@ function isUnstorableText(error: Error): boolean {
 /** Maximum size of a request body; a larger one is rejected with 413. */
 export const MAX_BODY_BYTES = 5 * 1024 * 1024
 
-/** Rejects bodies over `MAX_BODY_BYTES` with a problem document. */
+/**
+ * Rejects bodies over `MAX_BODY_BYTES` with 413. A body without Content-Length, sent in chunks,
+ * is counted as it is read and rejected once it passes the limit.
+ */
 export function limitBodySize(): MiddlewareHandler<AppEnv> {
   return bodyLimit({
     maxSize: MAX_BODY_BYTES,
     onError: (c) =>
-      problemResponse(
+      errorResponse(
         c as Context<AppEnv>,
         413,
         'PAYLOAD_TOO_LARGE',
         `The body is larger than ${MAX_BODY_BYTES} bytes`,
       ),
   })
+}
+
+/**
+ * Renders an error as `application/problem+json`, or as a FHIR OperationOutcome under
+ * `RECEIVER_PATH`. HAPI's rest-hook delivery sends PUT and DELETE through its generic client,
+ * which raises on any status outside 2xx whatever the body holds, so a 4xx still fails the
+ * delivery (HAPI's SubscriptionDeliveringRestHookSubscriber, read in its 6.x source).
+ */
+export function errorResponse(
+  c: Context<AppEnv>,
+  status: number,
+  code: string,
+  detail: string,
+  fieldErrors: readonly FieldError[] = [],
+  extra: Record<string, unknown> = {},
+): Response {
+  if (c.req.path === RECEIVER_PATH || c.req.path.startsWith(`${RECEIVER_PATH}/`)) {
+    const outcome = operationOutcomeOf({
+      status,
+      code,
+      detail,
+      requestId: c.get('requestId'),
+      fieldErrors,
+    })
+    return c.body(JSON.stringify(outcome), status as ContentfulStatusCode, {
+      'Content-Type': 'application/fhir+json',
+    })
+  }
+  const members = fieldErrors.length > 0 ? { ...extra, errors: fieldErrors } : extra
+  return problemResponse(c, status, code, detail, members)
 }
 
 /** Renders an error as `application/problem+json`. */
@@ -145,21 +185,21 @@ export function problemResponse(
 /** The one error handler: known errors keep their status and code, anything else is a 500. */
 export function handleError(error: Error, c: Context<AppEnv>): Response {
   if (error instanceof AppError) {
-    const extra: Record<string, unknown> = { ...error.extensions }
-    if (error.fieldErrors.length > 0) extra.errors = error.fieldErrors
     if (error.status === 401) c.header('WWW-Authenticate', 'Bearer realm="brain-registry"')
     if (error instanceof TooManyRequestsError) {
       c.header('Retry-After', String(error.retryAfterSeconds))
     }
-    return problemResponse(c, error.status, error.code, error.message, extra)
+    return errorResponse(c, error.status, error.code, error.message, error.fieldErrors, {
+      ...error.extensions,
+    })
   }
   if (error instanceof HTTPException) {
     // Hono raises these for unreadable bodies, such as malformed JSON or a wrong content type.
     const code = HTTP_EXCEPTION_CODES[error.status] ?? 'HTTP_ERROR'
-    return problemResponse(c, error.status, code, error.message || titleOf(error.status))
+    return errorResponse(c, error.status, code, error.message || titleOf(error.status))
   }
   if (isUnstorableText(error)) {
-    return problemResponse(
+    return errorResponse(
       c,
       400,
       'VALIDATION_FAILED',
@@ -171,15 +211,10 @@ export function handleError(error: Error, c: Context<AppEnv>): Response {
     method: c.req.method,
     path: c.req.path,
   })
-  return problemResponse(c, 500, 'INTERNAL_ERROR', 'The server failed to handle the request')
+  return errorResponse(c, 500, 'INTERNAL_ERROR', 'The server failed to handle the request')
 }
 
 /** Responds to unknown paths in the same format as every other error. */
 export function handleNotFound(c: Context<AppEnv>): Response {
-  return problemResponse(
-    c,
-    404,
-    'ROUTE_NOT_FOUND',
-    `No route matches ${c.req.method} ${c.req.path}`,
-  )
+  return errorResponse(c, 404, 'ROUTE_NOT_FOUND', `No route matches ${c.req.method} ${c.req.path}`)
 }

@@ -1,12 +1,11 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
-import type { Bundle, Resource } from '@medplum/fhirtypes'
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
 import type { MiddlewareHandler } from 'hono'
 import type { Kysely } from 'kysely'
 import type { Database } from '../platform/db.ts'
-import { UnauthorizedError, ValidationError } from '../platform/errors.ts'
+import { UnauthorizedError } from '../platform/errors.ts'
 import { SUBSCRIPTION_SECRET_SCHEME } from '../auth/access.ts'
-import type { AppEnv } from '../platform/http.ts'
+import { RECEIVER_PATH, type AppEnv } from '../platform/http.ts'
 import {
   QUEUES,
   mergeSingletonKey,
@@ -14,13 +13,19 @@ import {
   type JobQueue,
   type MergeJobData,
 } from '../platform/queue.ts'
-import { ERROR_RESPONSES } from '../platform/schemas.ts'
+import { operationOutcomeSchema } from '../platform/operation-outcome.ts'
 import type { DriftService } from './drift.service.ts'
 import type { NotificationRepository } from './notification.repository.ts'
+import {
+  FHIR_ID,
+  RESOURCE_TYPE,
+  checkResourceMatchesPath,
+  deliveriesOfBundle,
+  parseResource,
+  type Delivery,
+} from './rest-hook-payload.ts'
 
-export const RECEIVER_PATH = '/fhir-hook'
-
-const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/
+export { RECEIVER_PATH }
 
 export interface NotificationReceiverDeps {
   db: Kysely<Database>
@@ -31,13 +36,6 @@ export interface NotificationReceiverDeps {
   pulledTypes: readonly string[]
   /** Starts a catch-up run for an empty notification, which names no resource. */
   drift: Pick<DriftService, 'requestCatchUp'>
-}
-
-interface Delivery {
-  method: 'PUT' | 'DELETE'
-  resourceType: string
-  resourceId: string
-  resource: Resource | null
 }
 
 /**
@@ -101,61 +99,17 @@ export class NotificationReceiver {
     const { run, queued } = await this.#deps.drift.requestCatchUp()
     return { runId: run.id, queued }
   }
-
-  /** Turns the body of a POST to the endpoint (a history or transaction Bundle) into deliveries. */
-  deliveriesOfBundle(bundle: Bundle): Delivery[] {
-    const deliveries: Delivery[] = []
-    for (const entry of bundle.entry ?? []) {
-      const resource = entry.resource
-      if (
-        resource?.resourceType === 'Parameters' ||
-        resource?.resourceType === 'SubscriptionStatus'
-      )
-        continue
-      const method = entry.request?.method === 'DELETE' ? 'DELETE' : 'PUT'
-      const [type, id] = (
-        entry.request?.url ?? `${resource?.resourceType ?? ''}/${resource?.id ?? ''}`
-      ).split('/')
-      if (!type || !id) continue
-      deliveries.push({
-        method,
-        resourceType: type,
-        resourceId: id.split('?')[0] ?? id,
-        resource: resource ?? null,
-      })
-    }
-    return deliveries
-  }
 }
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest()
 }
 
-function parseResource(text: string): Resource | null {
-  if (text.trim() === '') return null
-  let body: unknown
-  try {
-    body = JSON.parse(text)
-  } catch {
-    throw new ValidationError(
-      'The body is not valid JSON; send a FHIR resource as application/fhir+json',
-    )
-  }
-  if (
-    typeof body !== 'object' ||
-    body === null ||
-    typeof (body as Resource).resourceType !== 'string'
-  ) {
-    throw new ValidationError('The body is not a FHIR resource', [
-      { path: 'resourceType', message: 'Required' },
-    ])
-  }
-  return body as Resource
-}
-
 const resourceParams = z.object({
-  type: z.string().openapi({ param: { name: 'type', in: 'path' }, example: 'Patient' }),
+  type: z
+    .string()
+    .regex(RESOURCE_TYPE)
+    .openapi({ param: { name: 'type', in: 'path' }, example: 'Patient' }),
   id: z
     .string()
     .regex(FHIR_ID)
@@ -171,6 +125,31 @@ const authorization = z.object({
 
 const TAG = 'FHIR rest-hook'
 
+const outcomeContent = { 'application/fhir+json': { schema: operationOutcomeSchema } }
+
+/** Error responses of the receiver, which are OperationOutcomes because HAPI is the caller. */
+const OUTCOME_RESPONSES = {
+  400: { description: 'Invalid path or body', content: outcomeContent },
+  401: { description: 'The subscription secret is missing or wrong', content: outcomeContent },
+  413: { description: 'The body is too large', content: outcomeContent },
+  415: { description: 'The body is not FHIR JSON', content: outcomeContent },
+} as const
+
+/**
+ * Describes the body HAPI sends, for the OpenAPI document and the router's body check. The
+ * handlers parse it themselves, because no zod schema here describes every FHIR resource.
+ */
+function resourceBody(description: string) {
+  const schema = { type: 'object' as const, description }
+  return {
+    required: false,
+    content: {
+      'application/fhir+json': { schema },
+      'application/json': { schema },
+    },
+  }
+}
+
 const putRoute = createRoute({
   method: 'put',
   path: `${RECEIVER_PATH}/{type}/{id}`,
@@ -180,11 +159,14 @@ const putRoute = createRoute({
   summary: 'Receive the changed resource from a HAPI rest-hook Subscription',
   description:
     'HAPI sends creates, updates and $trigger-subscription replays as a PUT with the resource version that triggered it. The If-Match header it adds is ignored.',
-  request: { params: resourceParams, headers: authorization },
+  request: {
+    params: resourceParams,
+    headers: authorization,
+    body: resourceBody('The resource version that triggered the Subscription'),
+  },
   responses: {
     204: { description: 'Recorded; the merge runs in the background' },
-    400: ERROR_RESPONSES[400],
-    401: ERROR_RESPONSES[401],
+    ...OUTCOME_RESPONSES,
   },
 })
 
@@ -198,8 +180,7 @@ const deleteRoute = createRoute({
   request: { params: resourceParams, headers: authorization },
   responses: {
     204: { description: 'Recorded' },
-    400: ERROR_RESPONSES[400],
-    401: ERROR_RESPONSES[401],
+    ...OUTCOME_RESPONSES,
   },
 })
 
@@ -210,11 +191,13 @@ const postRoute = createRoute({
   security: [{ [SUBSCRIPTION_SECRET_SCHEME]: [] }],
   tags: [TAG],
   summary: 'Receive a Bundle notification, or an empty one from a payload-less Subscription',
-  request: { headers: authorization },
+  request: {
+    headers: authorization,
+    body: resourceBody('A history or transaction Bundle; empty from a payload-less Subscription'),
+  },
   responses: {
     204: { description: 'Recorded' },
-    400: ERROR_RESPONSES[400],
-    401: ERROR_RESPONSES[401],
+    ...OUTCOME_RESPONSES,
   },
 })
 
@@ -232,11 +215,7 @@ export function registerReceiverRoutes(
   app.openapi({ ...putRoute, middleware }, async (c) => {
     const { type, id } = c.req.valid('param')
     const resource = parseResource(await c.req.text())
-    if (resource && (resource.resourceType !== type || resource.id !== id)) {
-      throw new ValidationError(
-        `The body is ${resource.resourceType}/${resource.id ?? ''}, not ${type}/${id}`,
-      )
-    }
+    if (resource) checkResourceMatchesPath(resource, type, id)
     const accepted = await receiver.accept({
       method: 'PUT',
       resourceType: type,
@@ -264,10 +243,7 @@ export function registerReceiverRoutes(
       })
       return c.body(null, 204)
     }
-    if (body.resourceType !== 'Bundle') {
-      throw new ValidationError(`Expected a Bundle, got ${body.resourceType}`)
-    }
-    for (const delivery of receiver.deliveriesOfBundle(body)) await receiver.accept(delivery)
+    for (const delivery of deliveriesOfBundle(body)) await receiver.accept(delivery)
     return c.body(null, 204)
   })
 }
