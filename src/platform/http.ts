@@ -1,4 +1,4 @@
-import { OpenAPIHono } from '@hono/zod-openapi'
+import { OpenAPIHono, type RouteConfig } from '@hono/zod-openapi'
 import type { Context, MiddlewareHandler } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { HTTPException } from 'hono/http-exception'
@@ -7,6 +7,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { AppError, TooManyRequestsError, type FieldError } from './errors.ts'
 import { errorFields, type Logger } from './logger.ts'
 import { operationOutcomeOf } from './operation-outcome.ts'
+import { checkRequestBody } from './request-body.ts'
 import { validationErrorFrom } from './validation.ts'
 
 /**
@@ -44,13 +45,25 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/
  */
 export const RECEIVER_PATH = '/fhir-hook'
 
-/** Creates a router whose validation failures render as problem documents. */
+/**
+ * Creates a router whose validation failures render as errors of the one format, and whose every
+ * route checks the request body against the body it declares (see `checkRequestBody`). That
+ * check runs after the route's own middleware, such as its role check, and before its
+ * validators.
+ */
 export function createRouter(): OpenAPIHono<AppEnv> {
-  return new OpenAPIHono<AppEnv>({
+  const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
       if (!result.success) throw validationErrorFrom(result.error)
     },
   })
+  const register = app.openapi
+  app.openapi = ((route: RouteConfig, ...rest: unknown[]) => {
+    const own = route.middleware === undefined ? [] : [route.middleware].flat()
+    const middleware = [...own, checkRequestBody(route)]
+    return (register as (...args: unknown[]) => unknown)({ ...route, middleware }, ...rest)
+  }) as typeof app.openapi
+  return app
 }
 
 /**
