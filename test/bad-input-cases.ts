@@ -702,9 +702,10 @@ function conflictAndSyncCases(f: Fixtures): BadRequest[] {
 }
 
 /**
- * Injection strings in every string field. Fields with a format reject them with 400; free text
- * passes validation and reaches the service, which answers 412 or 404 because the If-Match is
- * stale or the target does not exist, so the strings travel the same path a real write would.
+ * Builds cases with an injection string in every string field. Fields with a format reject it
+ * with 400. Free text passes validation and reaches the service, which returns 412 or 404
+ * because the If-Match is stale or the target does not exist, so the strings travel the same
+ * path that a real write would.
  */
 function injectionBodyCases(f: Fixtures): BadRequest[] {
   const routes = bodyRoutes(f)
@@ -780,7 +781,7 @@ function injectionBodyCases(f: Fixtures): BadRequest[] {
   return cases
 }
 
-/** Malformed and injected query parameters on every list route. */
+/** Builds cases of malformed and injected query parameters on every list route. */
 function queryCases(f: Fixtures): BadRequest[] {
   const lists: { route: string; path: string; formatted: string[] }[] = [
     {
@@ -918,7 +919,7 @@ function queryCases(f: Fixtures): BadRequest[] {
   return cases
 }
 
-/** Malformed ids in the path of every route that names one entity. */
+/** Builds cases of malformed ids in the path of every route that names one entity. */
 function pathIdCases(): BadRequest[] {
   const routes: { route: string; method: string; path: (id: string) => string; body?: unknown }[] =
     [
@@ -1001,7 +1002,7 @@ function pathIdCases(): BadRequest[] {
   return cases
 }
 
-/** If-Match values that name no version, and writes without one. */
+/** Builds cases of If-Match values that name no version, and of writes without one. */
 function ifMatchCases(f: Fixtures): BadRequest[] {
   const writes = [
     {
@@ -1079,7 +1080,7 @@ function ifMatchCases(f: Fixtures): BadRequest[] {
   return cases
 }
 
-/** Bodies on routes that take none, and paths and methods no route serves. */
+/** Builds cases of bodies on routes that take none, and of paths that no route serves. */
 function routeShapeCases(f: Fixtures): BadRequest[] {
   const body = JSON.stringify({ reason: 'sent by mistake' })
   const noBody = (route: string, method: string, path: string): BadRequest => ({
@@ -1116,7 +1117,7 @@ function routeShapeCases(f: Fixtures): BadRequest[] {
   ]
 }
 
-/** Bad FHIR payloads at the receiver, which answers with an OperationOutcome. */
+/** Builds cases of bad FHIR payloads and paths at the receiver, with and without the secret. */
 function receiverCases(): BadRequest[] {
   const id = 'bad-input-1'
   const put = (name: string, body: string | undefined, expected: Partial<BadRequest> = {}) => ({
@@ -1141,6 +1142,7 @@ function receiverCases(): BadRequest[] {
     code: 'VALIDATION_FAILED',
     ...expected,
   })
+
   const patientBody = JSON.stringify({ resourceType: 'Patient', id })
   const bundle = (entry: unknown) => ({ resourceType: 'Bundle', type: 'history', entry })
   const payloads: BadRequest[] = [
@@ -1254,6 +1256,7 @@ function receiverCases(): BadRequest[] {
       code: 'MALFORMED_REQUEST',
     },
   ]
+
   const badPaths: [string, string][] = [
     ['type in lower case', `/fhir-hook/patient/${id}`],
     ['type of digits', `/fhir-hook/123/${id}`],
@@ -1277,6 +1280,7 @@ function receiverCases(): BadRequest[] {
       })
     }
   }
+
   const withSecret = payloads.map((request) => ({ ...request, auth: 'secret' as const }))
   // Without the secret every one of them gets 401, before its path or body is looked at, except
   // an oversized body, which is cut off first.
@@ -1290,6 +1294,7 @@ function receiverCases(): BadRequest[] {
         : { status: 401, code: 'UNAUTHORIZED', errorPath: undefined }),
     })),
   )
+
   const missingRoutes: BadRequest[] = [
     {
       route: 'GET /fhir-hook/{type}/{id}',
