@@ -818,6 +818,26 @@ function queryCases(f: Fixtures): BadRequest[] {
       path: `/sync/drift/runs/${f.driftRunId}/findings`,
       formatted: ['limit', 'cursor'],
     },
+    { route: 'GET /users', path: '/users', formatted: ['limit', 'cursor'] },
+    {
+      route: 'GET /audit',
+      path: '/audit',
+      formatted: [
+        'entityType',
+        'entityId',
+        'source',
+        'action',
+        'occurredFrom',
+        'occurredTo',
+        'limit',
+        'cursor',
+      ],
+    },
+    {
+      route: 'GET /value-sets/{id}/codes',
+      path: '/value-sets/neurological-conditions/codes',
+      formatted: ['limit', 'cursor'],
+    },
   ]
   const malformed: [string, string][] = [
     ['limit', '0'],

@@ -75,7 +75,7 @@ export const auditPageSchema = z.object({
 export type AuditPage = z.infer<typeof auditPageSchema>
 
 export const auditListQuerySchema = z
-  .object({
+  .strictObject({
     entityType: z.enum(AUDIT_ENTITY_TYPES).optional(),
     entityId: z.uuid().optional(),
     actor: z.string().min(1).max(200).optional().openapi({ example: 'fhir-merge' }),

@@ -4,7 +4,7 @@ import type { Clock } from '../platform/clock.ts'
 import type { Database } from '../platform/db.ts'
 import { ConflictError, NotFoundError } from '../platform/errors.ts'
 import type { Logger } from '../platform/logger.ts'
-import { decodeCursor, toPage } from '../platform/paging.ts'
+import { UUID_ID, decodeCursor, toPage } from '../platform/paging.ts'
 import type { Role } from './access.ts'
 import { hashPassword } from './password.ts'
 import type { UserRepository, UserRow } from './user.repository.ts'
@@ -112,7 +112,11 @@ export class UserService {
     limit: number,
     cursor?: string,
   ): Promise<{ items: User[]; nextCursor: string | null }> {
-    const rows = await this.#deps.users.list(this.#deps.db, limit + 1, decodeCursor(cursor))
+    const rows = await this.#deps.users.list(
+      this.#deps.db,
+      limit + 1,
+      decodeCursor(cursor, UUID_ID),
+    )
     return toPage(rows, limit, toUser)
   }
 
