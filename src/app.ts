@@ -389,7 +389,7 @@ export async function createRegistry(
   app.use(requestContext(logger))
   app.use(recordRequestDuration(metrics))
   app.use(async (c, next) => {
-    c.set('authenticate', (authorization) => auth.authenticate(authorization))
+    c.set('authenticate', (authorization) => auth.authenticate(authorization, c.get('logger')))
     await next()
   })
   app.use(limitBodySize())

@@ -478,12 +478,12 @@ describe('log privacy', () => {
     expect(requests.length).toBeGreaterThan(20)
     for (const { raw, fields } of requests) {
       expect(typeof fields.method, raw).toBe('string')
-      expect(typeof fields.path, raw).toBe('string')
+      expect(typeof fields.route, raw).toBe('string')
       expect(typeof fields.status, raw).toBe('number')
       expect(typeof fields.durationMs, raw).toBe('number')
       expect(typeof fields.requestId, raw).toBe('string')
       // The route's pattern, never the path with its ids or values.
-      expect(String(fields.path), raw).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}-/)
+      expect(String(fields.route), raw).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}-/)
     }
   })
 

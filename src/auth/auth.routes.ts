@@ -56,7 +56,12 @@ export function registerAuthRoutes(
 ): void {
   app.openapi(tokenRoute, async (c) => {
     const { username, password } = c.req.valid('json')
-    const issued = await auth.login(username, password, addressOf(c, options.trustProxy))
+    const issued = await auth.login(
+      username,
+      password,
+      addressOf(c, options.trustProxy),
+      c.get('logger'),
+    )
     c.header('Cache-Control', 'no-store')
     return c.json(
       {

@@ -45,8 +45,13 @@ export class AuthService {
    * answers an unknown user, a wrong password and a disabled account, so a caller cannot probe
    * which accounts exist.
    */
-  async login(username: string, password: string, address: string): Promise<IssuedToken> {
-    const { db, users, clock, logger } = this.#deps
+  async login(
+    username: string,
+    password: string,
+    address: string,
+    logger: Logger = this.#deps.logger,
+  ): Promise<IssuedToken> {
+    const { db, users, clock } = this.#deps
     const now = clock.now()
     const accountKey = `account:${username.toLowerCase()}`
     const addressKey = `address:${address}`
@@ -71,7 +76,7 @@ export class AuthService {
       user?.password_hash ?? (await decoyPasswordHash()),
     )
     if (!user || !matches || user.disabled) {
-      await this.#recordFailure(accountKey, addressKey, {
+      await this.#recordFailure(accountKey, addressKey, logger, {
         address,
         userId: user?.id ?? null,
         reason: !user ? 'unknown-user' : !matches ? 'wrong-password' : 'disabled',
@@ -90,7 +95,10 @@ export class AuthService {
    * on every request, so disabling a user or changing roles takes effect at once. An external
    * issuer's roles come from its token.
    */
-  async authenticate(authorization: string | undefined): Promise<Principal> {
+  async authenticate(
+    authorization: string | undefined,
+    logger: Logger = this.#deps.logger,
+  ): Promise<Principal> {
     const token = /^Bearer ([A-Za-z0-9._~+/=-]+)$/i.exec(authorization?.trim() ?? '')?.[1]
     if (!token) {
       throw new UnauthorizedError(
@@ -103,7 +111,7 @@ export class AuthService {
       verified = await this.#deps.tokens.verify(token)
     } catch (error) {
       if (error instanceof AppError && error.status >= 500) {
-        this.#deps.logger.error('Token issuer keys could not be fetched', {
+        logger.error('Token issuer keys could not be fetched', {
           error: error.cause instanceof Error ? error.cause.message : String(error.cause),
         })
       }
@@ -122,9 +130,10 @@ export class AuthService {
   async #recordFailure(
     accountKey: string,
     addressKey: string,
+    logger: Logger,
     context: { address: string; userId: string | null; reason: string },
   ): Promise<void> {
-    const { db, users, clock, logger, limits } = this.#deps
+    const { db, users, clock, limits } = this.#deps
     const now = clock.now()
     const windowMs = limits.lockoutSeconds * 1000
     const account = await users.recordFailure(db, accountKey, {

@@ -81,7 +81,7 @@ const updateUserRoute = securedRoute(['admin'], {
 
 export function registerUserRoutes(app: OpenAPIHono<AppEnv>, users: UserService): void {
   app.openapi(createUserRoute, async (c) => {
-    const user = await users.create(c.req.valid('json'), changeContextOf(c))
+    const user = await users.create(c.req.valid('json'), changeContextOf(c), c.get('logger'))
     return c.json(user, 201)
   })
 

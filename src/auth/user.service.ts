@@ -65,8 +65,9 @@ export class UserService {
   async create(
     input: { username: string; password: string; roles: readonly Role[] },
     context: ChangeContext,
+    logger: Logger = this.#deps.logger,
   ): Promise<User> {
-    const { db, users, audit, clock, logger } = this.#deps
+    const { db, users, audit, clock } = this.#deps
     const passwordHash = await hashPassword(input.password)
     const now = clock.now()
     try {
@@ -129,8 +130,9 @@ export class UserService {
     id: string,
     changes: { roles?: readonly Role[]; disabled?: boolean; password?: string },
     context: ChangeContext,
+    logger: Logger = this.#deps.logger,
   ): Promise<User> {
-    const { db, users, audit, clock, logger } = this.#deps
+    const { db, users, audit, clock } = this.#deps
     const passwordHash =
       changes.password === undefined ? undefined : await hashPassword(changes.password)
     const now = clock.now()

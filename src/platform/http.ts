@@ -83,7 +83,7 @@ export function requestContext(logger: Logger): MiddlewareHandler<AppEnv> {
     await next()
     requestLogger.info('Request completed', {
       method: c.req.method,
-      path: routePath(c, -1),
+      route: routePath(c, -1),
       status: c.res.status,
       durationMs: Math.round(performance.now() - started),
     })
