@@ -548,6 +548,12 @@ function conditionFieldCases(f: Fixtures): BadRequest[] {
     ),
     jsonCase(
       route,
+      'onset time without seconds',
+      withValue(valid, 'onset', { dateTime: '2015-01-01T10:30Z' }),
+      { errorPath: 'onset.dateTime' },
+    ),
+    jsonCase(
+      route,
       'onset age value a string',
       withValue(valid, 'onset', { age: { value: '52' } }),
     ),

@@ -21,8 +21,9 @@ export const fhirDateSchema = z
   .openapi({ example: '1980-05' })
 
 // Hours 00-23, minutes 00-59, seconds 00-60 (a leap second) and zone offsets up to 14:00, as in
-// FHIR R4's dateTime pattern. isValidFhirDate checks the calendar day.
-const FHIR_TIME = String.raw`([01]\d|2[0-3]):[0-5]\d(:([0-5]\d|60)(\.\d{1,9})?)?`
+// FHIR R4's dateTime pattern. A time needs its seconds: HAPI 8.8's validator rejects 10:30Z.
+// isValidFhirDate checks the calendar day.
+const FHIR_TIME = String.raw`([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d{1,9})?`
 const FHIR_ZONE = String.raw`(Z|[+-](0\d|1[0-3]):[0-5]\d|[+-]14:00)`
 const FHIR_DATE_TIME = new RegExp(String.raw`^\d{4}(-\d{2}(-\d{2}(T${FHIR_TIME}${FHIR_ZONE})?)?)?$`)
 
