@@ -115,10 +115,7 @@ async function main(): Promise<void> {
   const logger = createLogger('warn', { service: 'brain-registry', command: 'user:create' })
   const registry = await createRegistry(config, { logger })
   try {
-    const user = await registry.users.create(
-      input.data,
-      { actor: SYSTEM_ACTOR, requestId: null },
-    )
+    const user = await registry.users.create(input.data, { actor: SYSTEM_ACTOR, requestId: null })
     process.stdout.write(
       `Created user ${user.username} (${user.id}) with roles ${user.roles.join(', ')}\n`,
     )

@@ -59,14 +59,8 @@ function statusConcept(
 export function conditionFieldsFromResource(resource: FhirCondition): ConditionFields {
   return {
     code: (resource.code ?? {}) as ConditionFields['code'],
-    clinicalStatus: statusCode(
-      resource.clinicalStatus,
-      CONDITION_CLINICAL_STATUS,
-    ),
-    verificationStatus: statusCode(
-      resource.verificationStatus,
-      CONDITION_VERIFICATION_STATUS,
-    ),
+    clinicalStatus: statusCode(resource.clinicalStatus, CONDITION_CLINICAL_STATUS),
+    verificationStatus: statusCode(resource.verificationStatus, CONDITION_VERIFICATION_STATUS),
     onset: readTiming(resource, 'onset'),
     abatement: readTiming(resource, 'abatement'),
     recordedDate: resource.recordedDate ?? null,
