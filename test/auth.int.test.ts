@@ -227,6 +227,26 @@ describe('users', () => {
     expect(JSON.stringify(rows)).not.toContain('scrypt')
     expect(JSON.stringify(rows)).not.toContain('another password')
   })
+  it('lists users in pages', async () => {
+    const seen: string[] = []
+    let cursor: string | null = null
+    do {
+      const query: string = cursor === null ? '' : `&cursor=${cursor}`
+      const response = await as(adminToken, 'GET', `/users?limit=2${query}`)
+      const page = (await response.json()) as {
+        items: { username: string }[]
+        nextCursor: string | null
+      }
+      expect(response.status).toBe(200)
+      expect(page.items.length).toBeLessThanOrEqual(2)
+      seen.push(...page.items.map((user) => user.username))
+      cursor = page.nextCursor
+    } while (cursor !== null)
+
+    expect(new Set(seen).size).toBe(seen.length)
+    expect(seen).toEqual(expect.arrayContaining([ADMIN.username, 'new.steward', 'role.change']))
+  })
+
   it('keeps the last enabled admin', async () => {
     // The harness's operator and the first admin are the two admins; demoting the first leaves one.
     const first = (await (await as(adminToken, 'GET', '/auth/me')).json()) as { id: string }

@@ -1,6 +1,6 @@
 import { sql, type Selectable } from 'kysely'
 import type { Executor, UserTable } from '../platform/db.ts'
-import type { PageCursor } from '../platform/paging.ts'
+import { type PageCursor, isAfterCursor } from '../platform/paging.ts'
 
 export type UserRow = Selectable<UserTable>
 
@@ -80,14 +80,7 @@ export class UserRepository {
   /** One page of users, oldest first, after the cursor if given. */
   async list(db: Executor, limit: number, after?: PageCursor): Promise<UserRow[]> {
     let query = db.selectFrom('users').selectAll()
-    if (after) {
-      query = query.where((eb) =>
-        eb.or([
-          eb('created_at', '>', after.createdAt),
-          eb.and([eb('created_at', '=', after.createdAt), eb('id', '>', after.id)]),
-        ]),
-      )
-    }
+    if (after) query = query.where(isAfterCursor(after))
     return query.orderBy('created_at').orderBy('id').limit(limit).execute()
   }
 

@@ -8,7 +8,7 @@ import {
   type SyncState,
 } from '../platform/db.ts'
 import { changeTimes, type FieldChange } from '../platform/sync-columns.ts'
-import type { PageCursor } from '../platform/paging.ts'
+import { type PageCursor, isAfterCursor } from '../platform/paging.ts'
 import type { ConditionFields } from './condition.schemas.ts'
 
 export type ConditionRow = Selectable<ConditionTable>
@@ -139,14 +139,7 @@ export class ConditionRepository {
     }
     if (filter.isNeurological !== undefined)
       query = query.where('is_neurological', '=', filter.isNeurological)
-    if (after) {
-      query = query.where((eb) =>
-        eb.or([
-          eb('created_at', '>', after.createdAt),
-          eb.and([eb('created_at', '=', after.createdAt), eb('id', '>', after.id)]),
-        ]),
-      )
-    }
+    if (after) query = query.where(isAfterCursor(after))
     return query.orderBy('created_at').orderBy('id').limit(limit).execute()
   }
 

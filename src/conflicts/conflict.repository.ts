@@ -5,7 +5,7 @@ import {
   type ConflictTable,
   type Executor,
 } from '../platform/db.ts'
-import type { PageCursor } from '../platform/paging.ts'
+import { type PageCursor, isAfterCursor } from '../platform/paging.ts'
 import type { EntityType } from '../platform/queue.ts'
 
 export type ConflictRow = Selectable<ConflictTable>
@@ -185,14 +185,7 @@ export class ConflictRepository {
     if (filter.fieldPath) query = query.where('field_path', '=', filter.fieldPath)
     if (filter.createdFrom) query = query.where('created_at', '>=', filter.createdFrom)
     if (filter.createdTo) query = query.where('created_at', '<', filter.createdTo)
-    if (after) {
-      query = query.where((eb) =>
-        eb.or([
-          eb('created_at', '>', after.createdAt),
-          eb.and([eb('created_at', '=', after.createdAt), eb('id', '>', after.id)]),
-        ]),
-      )
-    }
+    if (after) query = query.where(isAfterCursor(after))
     return query.orderBy('created_at').orderBy('id').limit(limit).execute()
   }
 

@@ -8,7 +8,7 @@ import {
   type SyncState,
 } from '../platform/db.ts'
 import { changeTimes, type FieldChange } from '../platform/sync-columns.ts'
-import type { PageCursor } from '../platform/paging.ts'
+import { type PageCursor, isAfterCursor } from '../platform/paging.ts'
 import type { PatientFields } from './patient.schemas.ts'
 
 export type PatientRow = Selectable<PatientTable>
@@ -144,14 +144,7 @@ export class PatientRepository {
     if (filter.fhirId) query = query.where('fhir_id', '=', filter.fhirId)
     if (filter.birthDatePrefix)
       query = query.where('birth_date', 'like', `${filter.birthDatePrefix}%`)
-    if (after) {
-      query = query.where((eb) =>
-        eb.or([
-          eb('created_at', '>', after.createdAt),
-          eb.and([eb('created_at', '=', after.createdAt), eb('id', '>', after.id)]),
-        ]),
-      )
-    }
+    if (after) query = query.where(isAfterCursor(after))
     return query.orderBy('created_at').orderBy('id').limit(limit).execute()
   }
 

@@ -1,3 +1,4 @@
+import { sql, type RawBuilder } from 'kysely'
 import { ValidationError } from './errors.ts'
 
 /** Position after the last row of a page, ordered by creation time and then id. */
@@ -51,4 +52,12 @@ export function toPage<Row extends { created_at: Date; id: string }, Item>(
     items: page.map(toItem),
     nextCursor: hasMore ? encodeCursor({ createdAt: last.created_at, id: last.id }) : null,
   }
+}
+
+/**
+ * Keeps the rows after the cursor in `(created_at, id)` order, for a list sorted by both. The row
+ * comparison is one condition that a `(created_at, id)` index serves directly.
+ */
+export function isAfterCursor(after: PageCursor): RawBuilder<boolean> {
+  return sql<boolean>`(created_at, id) > (${after.createdAt}, ${after.id})`
 }

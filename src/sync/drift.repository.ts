@@ -9,7 +9,7 @@ import {
   type DriftRunTable,
   type Executor,
 } from '../platform/db.ts'
-import type { PageCursor } from '../platform/paging.ts'
+import { type PageCursor, isAfterCursor } from '../platform/paging.ts'
 import type { DriftKind } from '../platform/queue.ts'
 import type { SyncedResourceType } from '../platform/sync-modes.ts'
 import { UNKNOWN_RESOURCE, type KnownResource } from './drift-history.ts'
@@ -249,14 +249,7 @@ export class DriftRepository {
     after?: PageCursor,
   ): Promise<DriftFindingRow[]> {
     let query = db.selectFrom('drift_findings').selectAll().where('run_id', '=', runId)
-    if (after) {
-      query = query.where((eb) =>
-        eb.or([
-          eb('created_at', '>', after.createdAt),
-          eb.and([eb('created_at', '=', after.createdAt), eb('id', '>', after.id)]),
-        ]),
-      )
-    }
+    if (after) query = query.where(isAfterCursor(after))
     return query.orderBy('created_at').orderBy('id').limit(limit).execute()
   }
 
