@@ -35,7 +35,7 @@ const meRoute = securedRoute(ROLES, {
   responses: { 200: { description: 'The caller', content: jsonContent(principalSchema) } },
 })
 
-/** The caller's address: the socket's peer, or the proxy's X-Forwarded-For when trusted. */
+/** Returns the caller's address: the socket's peer, or the proxy's X-Forwarded-For when trusted. */
 function addressOf(c: Context<AppEnv>, trustProxy: boolean): string {
   if (trustProxy) {
     const forwarded = c.req.header('x-forwarded-for')?.split(',')[0]?.trim()

@@ -8,7 +8,7 @@ const usernameSchema = z
   })
   .openapi({ example: 'a.jansen' })
 
-/** At least 12 characters, as NIST SP 800-63B asks of passwords chosen by users; at most 256. */
+/** At least 12 characters, because sign-in has no second factor, and at most 256. */
 const passwordSchema = z
   .string()
   .min(12)

@@ -6,7 +6,7 @@ import type { Principal } from '../platform/http.ts'
 import type { Logger } from '../platform/logger.ts'
 import { decoyPasswordHash, verifyPassword } from './password.ts'
 import type { TokenService } from './tokens.ts'
-import type { UserRepository } from './user.repository.ts'
+import type { UserRepository, UserRow } from './user.repository.ts'
 
 export interface LoginLimits {
   maxFailuresPerAccount: number
@@ -31,6 +31,12 @@ export interface IssuedToken {
   roles: string[]
 }
 
+function failureReason(user: UserRow | undefined, passwordMatches: boolean): string {
+  if (!user) return 'unknown-user'
+  if (!passwordMatches) return 'wrong-password'
+  return 'disabled'
+}
+
 /** Signs users in and turns bearer tokens into principals. */
 export class AuthService {
   readonly #deps: AuthServiceDeps
@@ -41,8 +47,8 @@ export class AuthService {
 
   /**
    * Checks a username and password and issues an access token. Failures count per account and
-   * per address; past the configured limits both are locked for a while (429). The same 401
-   * answers an unknown user, a wrong password and a disabled account, so a caller cannot probe
+   * per address; past the configured limits both are locked for a while (429). An unknown
+   * user, a wrong password and a disabled account all get the same 401, so a caller cannot probe
    * which accounts exist.
    */
   async login(
@@ -79,7 +85,7 @@ export class AuthService {
       await this.#recordFailure(accountKey, addressKey, logger, {
         address,
         userId: user?.id ?? null,
-        reason: !user ? 'unknown-user' : !matches ? 'wrong-password' : 'disabled',
+        reason: failureReason(user, matches),
       })
       throw new UnauthorizedError('The username or password is wrong', 'INVALID_CREDENTIALS')
     }

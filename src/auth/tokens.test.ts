@@ -32,7 +32,7 @@ function seconds(date: Date): number {
   return Math.floor(date.getTime() / 1000)
 }
 
-/** A JWT with `alg: none` and no signature, which no verifier may accept. */
+/** Builds a JWT with `alg: none` and no signature, which no verifier may accept. */
 function unsignedToken(payload: Record<string, unknown>): string {
   const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
   return `${encode({ alg: 'none', typ: 'JWT' })}.${encode(payload)}.`

@@ -44,9 +44,9 @@ const CLOCK_TOLERANCE_SECONDS = 30
 
 /**
  * Issues the registry's own access tokens and verifies those and an external issuer's. Tokens
- * are told apart by their `iss` claim before any signature check, and each issuer's tokens are
+ * are distinguished by their `iss` claim before any signature check, and each issuer's tokens are
  * checked only with that issuer's keys, algorithms and audience. `alg: none` never passes:
- * jose rejects unsecured tokens whenever a key is given.
+ * jose 6 rejects unsecured tokens whenever a key is given, as the unit tests check.
  */
 export class TokenService {
   readonly #deps: TokenServiceDeps
@@ -76,7 +76,7 @@ export class TokenService {
     return { token, expiresIn: this.#deps.ttlSeconds }
   }
 
-  /** Verifies a bearer token, raising 401 with a code that says why it was rejected. */
+  /** Verifies a bearer token, raising 401 with a code that states why it was rejected. */
   async verify(token: string): Promise<VerifiedToken> {
     let issuer: string | undefined
     try {

@@ -77,7 +77,7 @@ export class UserRepository {
     return rows.length
   }
 
-  /** One page of users, oldest first, after the cursor if given. */
+  /** Lists one page of users, oldest first, after the cursor if given. */
   async list(db: Executor, limit: number, after?: PageCursor): Promise<UserRow[]> {
     let query = db.selectFrom('users').selectAll()
     if (after) query = query.where(isAfterCursor(after))

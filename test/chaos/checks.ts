@@ -152,7 +152,7 @@ function partKeys(shape: FieldShape, value: unknown): (string | null)[] {
 
 /**
  * FHIR ids of the Patients that left the registry's scope before the registry saw them: the
- * hospital deleted their Conditions before any merge read them, so HAPI holds a Patient without
+ * hospital deleted their Conditions before any merge read them, so HAPI contains a Patient without
  * a neurological Condition, which the registry rightly never enrols.
  */
 function patientsOutOfScope(state: FinalState, log: WorkloadLog): Set<string> {
