@@ -128,6 +128,14 @@ export class UserRepository {
     const { now, windowMs, maxFailures } = options
     const windowStart = new Date(now.getTime() - windowMs)
     const lockEnd = new Date(now.getTime() + windowMs)
+    // Counters whose window and lock have both ended count for nothing any more. Removing them
+    // here keeps the table to the failures of one window, however many addresses try.
+    await db
+      .deleteFrom('login_failures')
+      .where('window_started_at', '<', windowStart)
+      .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<=', now)]))
+      .where('key', '<>', key)
+      .execute()
     const row = await sql<{ failures: number; locked_until: Date | null }>`
       insert into login_failures as current (key, failures, window_started_at, locked_until)
       values (${key}, 1, ${now}, ${maxFailures <= 1 ? lockEnd : null})
