@@ -359,6 +359,7 @@ export async function createRegistry(
   const auth = new AuthService({
     db,
     users: new UserRepository(),
+    userService: users,
     tokens,
     clock,
     logger,

@@ -227,6 +227,32 @@ describe('users', () => {
     expect(JSON.stringify(rows)).not.toContain('scrypt')
     expect(JSON.stringify(rows)).not.toContain('another password')
   })
+  it('changes the own password after checking the current one', async () => {
+    await as(adminToken, 'POST', '/users', {
+      username: 'own.password',
+      password: 'own password before 2026',
+      roles: ['auditor'],
+    })
+    const token = String(
+      (await signIn('own.password', 'own password before 2026')).body.access_token,
+    )
+
+    const wrong = await as(token, 'POST', '/auth/password', {
+      currentPassword: 'not the current password',
+      newPassword: 'own password after 2026',
+    })
+    const changed = await as(token, 'POST', '/auth/password', {
+      currentPassword: 'own password before 2026',
+      newPassword: 'own password after 2026',
+    })
+
+    expect(wrong.status).toBe(403)
+    expect(((await wrong.json()) as { code: string }).code).toBe('INVALID_CURRENT_PASSWORD')
+    expect(changed.status).toBe(204)
+    expect((await signIn('own.password', 'own password before 2026')).status).toBe(401)
+    expect((await signIn('own.password', 'own password after 2026')).status).toBe(200)
+  })
+
   it('lists users in pages', async () => {
     const seen: string[] = []
     let cursor: string | null = null

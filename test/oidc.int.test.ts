@@ -119,6 +119,16 @@ describe('external issuer', () => {
     expect(((await response.json()) as { code: string }).code).toBe('TOKEN_EXPIRED')
   })
 
+  it('sends external users to their issuer for passwords', async () => {
+    const response = await callAs(await externalToken(['clinician']), 'POST', '/auth/password', {
+      currentPassword: 'whatever it was',
+      newPassword: 'a new password 2026',
+    })
+
+    expect(response.status).toBe(409)
+    expect(((await response.json()) as { code: string }).code).toBe('EXTERNAL_ACCOUNT')
+  })
+
   it('still accepts the registry tokens', async () => {
     const response = await harness.api('GET', '/auth/me')
 

@@ -4,7 +4,7 @@ import { getConnInfo } from '@hono/node-server/conninfo'
 import type { AppEnv } from '../platform/http.ts'
 import { ERROR_RESPONSES, jsonContent } from '../platform/schemas.ts'
 import { ROLES, publicRoute, securedRoute } from './access.ts'
-import { loginSchema, principalSchema, tokenSchema } from './auth.schemas.ts'
+import { changePasswordSchema, loginSchema, principalSchema, tokenSchema } from './auth.schemas.ts'
 import type { AuthService } from './auth.service.ts'
 
 const TAG = 'Authentication'
@@ -33,6 +33,24 @@ const meRoute = securedRoute(ROLES, {
   tags: [TAG],
   summary: 'The caller of this request: user id and roles',
   responses: { 200: { description: 'The caller', content: jsonContent(principalSchema) } },
+})
+
+const changePasswordRoute = securedRoute(ROLES, {
+  method: 'post',
+  path: '/auth/password',
+  operationId: 'changeOwnPassword',
+  tags: [TAG],
+  summary: "Change the caller's own password",
+  description:
+    'For users who sign in with a password. A wrong current password counts as a failed sign-in of the account.',
+  request: { body: { content: jsonContent(changePasswordSchema), required: true } },
+  responses: {
+    204: { description: 'Changed; tokens already issued stay valid until they expire' },
+    400: ERROR_RESPONSES[400],
+    403: ERROR_RESPONSES[403],
+    409: ERROR_RESPONSES[409],
+    429: ERROR_RESPONSES[429],
+  },
 })
 
 /** Returns the caller's address: the socket's peer, or the proxy's X-Forwarded-For when trusted. */
@@ -72,6 +90,15 @@ export function registerAuthRoutes(
       },
       200,
     )
+  })
+
+  app.openapi(changePasswordRoute, async (c) => {
+    await auth.changeOwnPassword(c.get('principal'), c.req.valid('json'), {
+      address: addressOf(c, options.trustProxy),
+      requestId: c.get('requestId'),
+      logger: c.get('logger'),
+    })
+    return c.body(null, 204)
   })
 
   app.openapi(meRoute, (c) => {

@@ -68,3 +68,10 @@ export const updateUserSchema = z
   })
   .refine((body) => Object.keys(body).length > 0, { error: 'Change at least one field' })
   .openapi('UpdateUser')
+
+export const changePasswordSchema = z
+  .strictObject({
+    currentPassword: z.string().min(1).max(256),
+    newPassword: passwordSchema,
+  })
+  .openapi('ChangePassword')

@@ -1,12 +1,18 @@
 import type { Kysely } from 'kysely'
 import type { Clock } from '../platform/clock.ts'
 import type { Database } from '../platform/db.ts'
-import { AppError, TooManyRequestsError, UnauthorizedError } from '../platform/errors.ts'
+import {
+  AppError,
+  ConflictError,
+  TooManyRequestsError,
+  UnauthorizedError,
+} from '../platform/errors.ts'
 import type { Principal } from '../platform/http.ts'
 import type { Logger } from '../platform/logger.ts'
 import { decoyPasswordHash, verifyPassword } from './password.ts'
 import type { TokenService } from './tokens.ts'
 import type { UserRepository, UserRow } from './user.repository.ts'
+import type { UserService } from './user.service.ts'
 
 export interface LoginLimits {
   maxFailuresPerAccount: number
@@ -18,6 +24,8 @@ export interface LoginLimits {
 export interface AuthServiceDeps {
   db: Kysely<Database>
   users: UserRepository
+  /** Writes password changes, with their audit row. */
+  userService: UserService
   tokens: TokenService
   clock: Clock
   logger: Logger
@@ -30,6 +38,8 @@ export interface IssuedToken {
   expiresIn: number
   roles: string[]
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 function failureReason(user: UserRow | undefined, passwordMatches: boolean): string {
   if (!user) return 'unknown-user'
@@ -57,7 +67,65 @@ export class AuthService {
     address: string,
     logger: Logger = this.#deps.logger,
   ): Promise<IssuedToken> {
+    const user = await this.#checkPassword(
+      username,
+      password,
+      { address, logger },
+      () => new UnauthorizedError('The username or password is wrong', 'INVALID_CREDENTIALS'),
+    )
+
+    const { token, expiresIn } = await this.#deps.tokens.issue(user.id, user.roles)
+    logger.info('User signed in', { userId: user.id, address })
+    return { token, expiresIn, roles: user.roles }
+  }
+
+  /**
+   * Sets a new password for the caller after checking the current one. A wrong current password
+   * counts as a failed sign-in, so a stolen token cannot be used to guess the password. Users of
+   * the external issuer change their password there (409 `EXTERNAL_ACCOUNT`).
+   */
+  async changeOwnPassword(
+    principal: Principal,
+    passwords: { currentPassword: string; newPassword: string },
+    context: { address: string; requestId: string | null; logger: Logger },
+  ): Promise<void> {
+    // External principals are named `issuer#subject`, which is no user id.
+    const isLocalUser = UUID.test(principal.id)
+    const user = isLocalUser ? await this.#deps.users.findById(this.#deps.db, principal.id) : null
+    if (!user) {
+      throw new ConflictError(
+        'EXTERNAL_ACCOUNT',
+        'This account belongs to the external issuer; change its password there',
+      )
+    }
+    await this.#checkPassword(
+      user.username,
+      passwords.currentPassword,
+      context,
+      () =>
+        new AppError(403, 'INVALID_CURRENT_PASSWORD', 'The current password is wrong; try again'),
+    )
+
+    await this.#deps.userService.update(
+      user.id,
+      { password: passwords.newPassword },
+      { actor: user.id, requestId: context.requestId },
+      context.logger,
+    )
+  }
+
+  /**
+   * Returns the enabled user whose password this is. It raises 429 while the account or the
+   * address is locked, and otherwise counts a failure and raises `wrong()`.
+   */
+  async #checkPassword(
+    username: string,
+    password: string,
+    context: { address: string; logger: Logger },
+    wrong: () => AppError,
+  ): Promise<UserRow> {
     const { db, users, clock } = this.#deps
+    const { address, logger } = context
     const now = clock.now()
     const accountKey = `account:${username.toLowerCase()}`
     const addressKey = `address:${address}`
@@ -87,13 +155,10 @@ export class AuthService {
         userId: user?.id ?? null,
         reason: failureReason(user, matches),
       })
-      throw new UnauthorizedError('The username or password is wrong', 'INVALID_CREDENTIALS')
+      throw wrong()
     }
-
     await users.clearFailures(db, accountKey)
-    const { token, expiresIn } = await this.#deps.tokens.issue(user.id, user.roles)
-    logger.info('User signed in', { userId: user.id, address })
-    return { token, expiresIn, roles: user.roles }
+    return user
   }
 
   /**
