@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import type { Bundle, Patient as FhirPatient } from '@medplum/fhirtypes'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { FhirRequestError } from '../src/fhir/fhir-client.ts'
 import type { Patient } from '../src/patients/patient.schemas.ts'
 import { startTestRegistry, waitFor, type TestRegistry } from './harness.ts'
 
@@ -235,6 +236,62 @@ describe('registry to FHIR', () => {
 })
 
 describe('FHIR to registry', () => {
+  it("merges an edit that kept the registry's source", async () => {
+    // A client that reads a resource, edits it and writes it back unchanged otherwise keeps the
+    // registry's meta.source. The registry's own FHIR client stamps that source on its writes.
+    const created = await createPatient({ names: [{ family: 'Okafor', given: ['Ada'] }] })
+    await waitForFhirVersion(created.id, 1)
+    const current = await t.hospital.read<FhirPatient>('Patient', created.id)
+    if (!current) throw new Error('patient missing in HAPI')
+
+    await t.registry.fhir.update(
+      { ...current, telecom: [{ system: 'phone', value: '+234 1 555 0100', use: 'work' }] },
+      { ifMatchVersion: 1 },
+    )
+
+    const merged = await waitFor('the edit in the registry', async () => {
+      const patient = await getPatient(created.id)
+      return patient.telecom.length > 0 ? patient : undefined
+    })
+    expect(merged.telecom).toEqual([{ system: 'phone', value: '+234 1 555 0100', use: 'work' }])
+    expect(merged.sync.state).toBe('synced')
+  })
+
+  it("raises a conflict against an edit that kept the registry's source", async () => {
+    // The registry writes first and the FHIR client then writes with If-Match on the version
+    // both started from; in the rare run where the registry's push lands first, that write fails
+    // and the case starts over with a new patient.
+    let patientId: string | undefined
+    for (let attempt = 1; patientId === undefined; attempt++) {
+      const created = await createPatient({ names: [{ family: 'Okafor', given: ['Obi'] }] })
+      await waitForFhirVersion(created.id, 1)
+      const current = await t.hospital.read<FhirPatient>('Patient', created.id)
+      if (!current) throw new Error('patient missing in HAPI')
+      const patched = await t.api(
+        'PATCH',
+        `/patients/${created.id}`,
+        { birthDate: '1981-01' },
+        { 'If-Match': '"1"' },
+      )
+      expect(patched.status).toBe(200)
+      try {
+        await t.registry.fhir.update({ ...current, birthDate: '1982-02' }, { ifMatchVersion: 1 })
+        patientId = created.id
+      } catch (error) {
+        if (!(error instanceof FhirRequestError && error.isVersionConflict) || attempt === 3) {
+          throw error
+        }
+      }
+    }
+
+    const conflict = await waitFor('the birthDate conflict', async () => {
+      const response = await t.api('GET', `/conflicts?entityId=${patientId}&field=birthDate`)
+      const { items } = (await response.json()) as { items: { fhirValue: unknown }[] }
+      return items[0]
+    })
+    expect(conflict.fhirValue).toBe('1982-02')
+  })
+
   it('merges a HAPI-side edit through the Subscription', async () => {
     const created = await createPatient({
       names: [{ family: 'Nguyen', given: ['Thi'] }],

@@ -393,15 +393,18 @@ export class InboundMerge {
       if (!row) return 'stale'
       if (row.fhir_version_id !== null && version <= row.fhir_version_id) return 'stale'
 
-      if (this.#isOwnWrite(resource)) {
-        // The registry wrote this version but its push has not recorded it yet: it becomes the
-        // base as written, and the registry's later edits stay registry-side changes.
+      // The registry wrote this version but its push has not recorded it yet: it becomes the base
+      // as written. The registry's source alone does not prove that, because a client that reads
+      // a resource, edits it and writes it back keeps its meta.source. So only a version with the
+      // row's own fields counts. An own write that the registry edited since is merged like any
+      // FHIR change, which may raise a conflict where none is, but never loses an edit.
+      if (this.#isOwnWrite(resource) && sameValue(entity.fieldsOfRow(row), fhirFields)) {
         await recordSyncPoint(trx, entity.table, row.id, {
           fhirVersionId: version,
           fhirLastUpdated: fhirUpdatedAt,
           base: fhirFields,
           rowVersion: row.version,
-          inStep: sameValue(entity.fieldsOfRow(row), fhirFields),
+          inStep: true,
         })
         return 'own-write'
       }
