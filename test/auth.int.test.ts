@@ -115,6 +115,28 @@ describe('sign-in', () => {
     expect(JSON.stringify(lines)).not.toContain('wrong password')
   })
 
+  it('counts attempts sent together', async () => {
+    await harness.api('POST', '/users', {
+      username: 'burst.target',
+      password: 'burst target password 2026',
+      roles: ['clinician'],
+    })
+    const attempts = [
+      ...Array.from({ length: 15 }, (_, index) => `wrong burst password ${index}`),
+      'burst target password 2026',
+    ]
+
+    const statuses = (
+      await Promise.all(attempts.map((password) => signIn('burst.target', password)))
+    ).map((result) => result.status)
+
+    // At most 3 attempts, the account limit here, reach the password check.
+    expect(statuses.filter((status) => status !== 429).length).toBeLessThanOrEqual(3)
+    expect(statuses.filter((status) => status === 429).length).toBeGreaterThanOrEqual(13)
+    const keys = await harness.registry.db.selectFrom('login_failures').select('key').execute()
+    expect(JSON.stringify(keys)).not.toContain('burst')
+  })
+
   it('rejects unknown fields', async () => {
     const response = await harness.api(
       'POST',

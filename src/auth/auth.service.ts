@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import type { Clock } from '../platform/clock.ts'
 import type { Database } from '../platform/db.ts'
@@ -40,6 +41,10 @@ export interface IssuedToken {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+function digest(value: string): string {
+  return createHash('sha256').update(value).digest('base64url')
+}
 
 function failureReason(user: UserRow | undefined, passwordMatches: boolean): string {
   if (!user) return 'unknown-user'
@@ -124,24 +129,41 @@ export class AuthService {
     context: { address: string; logger: Logger },
     wrong: () => AppError,
   ): Promise<UserRow> {
-    const { db, users, clock } = this.#deps
+    const { db, users, clock, limits } = this.#deps
     const { address, logger } = context
     const now = clock.now()
-    const accountKey = `account:${username.toLowerCase()}`
-    const addressKey = `address:${address}`
+    const windowMs = limits.lockoutSeconds * 1000
+    // Keys are digests: the typed username may be a mistyped password, and an address from a
+    // proxy header may be of any length.
+    const accountKey = `account:${digest(username.toLowerCase())}`
+    const addressKey = `address:${digest(address)}`
 
     const lockedUntil = await users.lockedUntil(db, [accountKey, addressKey], now)
-    if (lockedUntil) {
-      const retryAfterSeconds = Math.max(
-        1,
-        Math.ceil((lockedUntil.getTime() - now.getTime()) / 1000),
+    if (lockedUntil) throw this.#locked(lockedUntil, now, { address, logger })
+
+    // Each attempt counts before the slow password check, so requests sent together cannot all
+    // pass the lock check before any of them is counted. A right password takes its count back.
+    const account = await users.recordFailure(db, accountKey, {
+      now,
+      windowMs,
+      maxFailures: limits.maxFailuresPerAccount,
+    })
+    const fromAddress = await users.recordFailure(db, addressKey, {
+      now,
+      windowMs,
+      maxFailures: limits.maxFailuresPerAddress,
+    })
+    if (
+      account.failures > limits.maxFailuresPerAccount ||
+      fromAddress.failures > limits.maxFailuresPerAddress
+    ) {
+      const ends = [account.lockedUntil, fromAddress.lockedUntil].flatMap((end) =>
+        end ? [end.getTime()] : [],
       )
-      logger.warn('Sign-in rejected while locked', { address, retryAfterSeconds })
-      throw new TooManyRequestsError(
-        'LOGIN_RATE_LIMITED',
-        `Too many failed sign-ins; try again in ${retryAfterSeconds} s`,
-        retryAfterSeconds,
-      )
+      throw this.#locked(new Date(Math.max(now.getTime() + 1000, ...ends)), now, {
+        address,
+        logger,
+      })
     }
 
     const user = await users.findByUsername(db, username)
@@ -150,15 +172,48 @@ export class AuthService {
       user?.password_hash ?? (await decoyPasswordHash()),
     )
     if (!user || !matches || user.disabled) {
-      await this.#recordFailure(accountKey, addressKey, logger, {
+      // The typed username is never logged: users sometimes type their password into it.
+      const fields = {
         address,
         userId: user?.id ?? null,
         reason: failureReason(user, matches),
-      })
+        accountFailures: account.failures,
+        addressFailures: fromAddress.failures,
+      }
+      if (
+        account.failures === limits.maxFailuresPerAccount ||
+        fromAddress.failures === limits.maxFailuresPerAddress
+      ) {
+        logger.warn('Sign-in locked after repeated failures', {
+          ...fields,
+          lockedSeconds: limits.lockoutSeconds,
+        })
+      } else {
+        logger.warn('Sign-in failed', fields)
+      }
       throw wrong()
     }
+
     await users.clearFailures(db, accountKey)
+    await users.takeBackFailure(db, addressKey, limits.maxFailuresPerAddress)
     return user
+  }
+
+  #locked(
+    lockedUntil: Date,
+    now: Date,
+    context: { address: string; logger: Logger },
+  ): TooManyRequestsError {
+    const retryAfterSeconds = Math.max(1, Math.ceil((lockedUntil.getTime() - now.getTime()) / 1000))
+    context.logger.warn('Sign-in rejected while locked', {
+      address: context.address,
+      retryAfterSeconds,
+    })
+    return new TooManyRequestsError(
+      'LOGIN_RATE_LIMITED',
+      `Too many failed sign-ins; try again in ${retryAfterSeconds} s`,
+      retryAfterSeconds,
+    )
   }
 
   /**
@@ -196,43 +251,5 @@ export class AuthService {
       throw new UnauthorizedError('The account of this token is disabled or gone', 'TOKEN_INVALID')
     }
     return { id: user.id, roles: user.roles }
-  }
-
-  async #recordFailure(
-    accountKey: string,
-    addressKey: string,
-    logger: Logger,
-    context: { address: string; userId: string | null; reason: string },
-  ): Promise<void> {
-    const { db, users, clock, limits } = this.#deps
-    const now = clock.now()
-    const windowMs = limits.lockoutSeconds * 1000
-    const account = await users.recordFailure(db, accountKey, {
-      now,
-      windowMs,
-      maxFailures: limits.maxFailuresPerAccount,
-    })
-    const address = await users.recordFailure(db, addressKey, {
-      now,
-      windowMs,
-      maxFailures: limits.maxFailuresPerAddress,
-    })
-    // The typed username is never logged: users sometimes type their password into it.
-    const fields = {
-      ...context,
-      accountFailures: account.failures,
-      addressFailures: address.failures,
-    }
-    if (
-      account.failures === limits.maxFailuresPerAccount ||
-      address.failures === limits.maxFailuresPerAddress
-    ) {
-      logger.warn('Sign-in locked after repeated failures', {
-        ...fields,
-        lockedSeconds: limits.lockoutSeconds,
-      })
-    } else {
-      logger.warn('Sign-in failed', fields)
-    }
   }
 }

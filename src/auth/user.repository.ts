@@ -154,6 +154,18 @@ export class UserRepository {
     return { failures: result.failures, lockedUntil: result.locked_until }
   }
 
+  /** Takes back one counted failure of `key`, and its lock once it is below `maxFailures`. */
+  async takeBackFailure(db: Executor, key: string, maxFailures: number): Promise<void> {
+    await db
+      .updateTable('login_failures')
+      .set((eb) => ({
+        failures: sql<number>`greatest(${eb.ref('failures')} - 1, 0)`,
+        locked_until: sql<Date | null>`case when ${eb.ref('failures')} - 1 < ${maxFailures} then null else ${eb.ref('locked_until')} end`,
+      }))
+      .where('key', '=', key)
+      .execute()
+  }
+
   async clearFailures(db: Executor, key: string): Promise<void> {
     await db.deleteFrom('login_failures').where('key', '=', key).execute()
   }
