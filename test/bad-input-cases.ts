@@ -1143,6 +1143,87 @@ function routeShapeCases(f: Fixtures): BadRequest[] {
   ]
 }
 
+/** Builds a JSON text of `depth` nested arrays around one string. */
+function nestedArrays(depth: number): string {
+  return `${'['.repeat(depth)}"x"${']'.repeat(depth)}`
+}
+
+/**
+ * Builds cases of JSON that parses but cannot be stored: a lone UTF-16 surrogate (jsonb rejects
+ * it) and nesting deep enough to overflow JSON.stringify, on every body route and the receiver,
+ * and query parameters on routes that take none.
+ */
+function storageCases(f: Fixtures): BadRequest[] {
+  const cases: BadRequest[] = []
+  for (const route of bodyRoutes(f)) {
+    const base = JSON.stringify(route.valid)
+    const withMember = (member: string) =>
+      base === '{}' ? `{${member}}` : `{${member},${base.slice(1)}`
+    for (const [name, member] of [
+      ['a lone surrogate in a string', '"note":"a\\ud800b"'],
+      ['nesting 5,000 levels deep', `"note":${nestedArrays(5_000)}`],
+    ] as const) {
+      cases.push({
+        route: route.route,
+        name: `${route.route}: ${name}`,
+        method: route.method,
+        path: route.path,
+        body: withMember(member),
+        headers: route.headers,
+        status: 400,
+        code: 'VALIDATION_FAILED',
+      })
+    }
+  }
+  cases.push({
+    route: 'POST /patients',
+    name: 'POST /patients: a lone surrogate in a family name',
+    method: 'POST',
+    path: '/patients',
+    body: '{"names":[{"family":"a\\ud800b"}],"gender":"male"}',
+    status: 400,
+    code: 'VALIDATION_FAILED',
+    errorPath: 'names.0.family',
+  })
+  const hook = {
+    route: 'PUT /fhir-hook/{type}/{id}',
+    method: 'PUT',
+    path: '/fhir-hook/Patient/bad-input-2',
+    contentType: 'application/fhir+json',
+    auth: 'secret' as const,
+    status: 400,
+    code: 'VALIDATION_FAILED',
+  }
+  cases.push(
+    {
+      ...hook,
+      name: 'receiver PUT: a lone surrogate in a name',
+      body: '{"resourceType":"Patient","id":"bad-input-2","name":[{"family":"a\\udc00"}]}',
+    },
+    {
+      ...hook,
+      name: 'receiver PUT: nesting 100,000 levels deep',
+      body: `{"resourceType":"Patient","id":"bad-input-2","extension":${nestedArrays(100_000)}}`,
+    },
+  )
+  for (const [route, path, auth] of [
+    ['GET /sync/status', '/sync/status?verbose=1', 'operator'],
+    ['GET /auth/me', '/auth/me?user=someone', 'operator'],
+    ['GET /health/live', '/health/live?probe=1', 'none'],
+  ] as const) {
+    cases.push({
+      route,
+      name: `${route}: a query parameter it does not take`,
+      method: 'GET',
+      path,
+      auth,
+      status: 400,
+      code: 'VALIDATION_FAILED',
+    })
+  }
+  return cases
+}
+
 /** Builds cases of bad FHIR payloads and paths at the receiver, with and without the secret. */
 function receiverCases(): BadRequest[] {
   const id = 'bad-input-1'
@@ -1358,6 +1439,7 @@ export function buildBadRequests(fixtures: Fixtures): BadRequest[] {
     ...pathIdCases(),
     ...ifMatchCases(fixtures),
     ...routeShapeCases(fixtures),
+    ...storageCases(fixtures),
     ...receiverCases(),
   ]
 }

@@ -1,6 +1,7 @@
 import type { RouteConfig } from '@hono/zod-openapi'
 import type { HonoRequest, MiddlewareHandler } from 'hono'
-import { AppError } from './errors.ts'
+import { AppError, ValidationError } from './errors.ts'
+import { assertStorableJson } from './json-shape.ts'
 
 const JSON_MEDIA_TYPE = /^application\/([a-z0-9.-]+\+)?json$/
 
@@ -37,6 +38,18 @@ export function checkRequestBody(route: RouteConfig): MiddlewareHandler {
         'UNSUPPORTED_MEDIA_TYPE',
         `Send the body with Content-Type ${mediaTypes.join(' or ')}`,
       )
+    } else if (JSON_MEDIA_TYPE.test(essenceOf(c.req.header('content-type')))) {
+      // Broken JSON is left to the route's validator, which reports it as MALFORMED_REQUEST.
+      const parsed = parseJson(await c.req.text())
+      if (parsed.ok) assertStorableJson(parsed.value)
+    }
+    // A query parameter on a route that declares none would be ignored; a misspelt one is a
+    // mistake the caller should hear of. Routes that declare a query check it themselves.
+    const unknownParameter = route.request?.query ? undefined : Object.keys(c.req.queries())[0]
+    if (unknownParameter !== undefined) {
+      throw new ValidationError(`${route.method.toUpperCase()} ${route.path} takes no query`, [
+        { path: unknownParameter, message: 'Unrecognized query parameter' },
+      ])
     }
     await next()
   }
@@ -61,7 +74,20 @@ async function hasBody(request: HonoRequest): Promise<boolean> {
  * validator of @hono/zod-openapi does.
  */
 function accepts(declared: string, contentType: string | undefined): boolean {
-  const essence = contentType?.split(';')[0]?.trim().toLowerCase() ?? ''
+  const essence = essenceOf(contentType)
   if (essence === declared) return true
   return JSON_MEDIA_TYPE.test(declared) && JSON_MEDIA_TYPE.test(essence)
+}
+
+/** Returns the media type of a Content-Type value without its parameters, in lower case. */
+function essenceOf(contentType: string | undefined): string {
+  return contentType?.split(';')[0]?.trim().toLowerCase() ?? ''
+}
+
+function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
+  try {
+    return { ok: true, value: JSON.parse(text) as unknown }
+  } catch {
+    return { ok: false }
+  }
 }

@@ -1,4 +1,5 @@
 import type { Resource } from '@medplum/fhirtypes'
+import { assertStorableJson } from '../platform/json-shape.ts'
 import { AppError, ValidationError, type FieldError } from '../platform/errors.ts'
 
 /** A FHIR R4 `id`. */
@@ -37,6 +38,7 @@ export function parseResource(text: string): Resource | null {
       'The body is not valid JSON; send a FHIR resource as application/fhir+json',
     )
   }
+  assertStorableJson(body)
   if (!isObject(body) || typeof body.resourceType !== 'string') {
     throw new ValidationError('The body is not a FHIR resource', [
       { path: 'resourceType', message: 'Required' },
