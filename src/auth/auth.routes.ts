@@ -53,11 +53,18 @@ const changePasswordRoute = securedRoute(ROLES, {
   },
 })
 
-/** Returns the caller's address: the socket's peer, or the proxy's X-Forwarded-For when trusted. */
+/** Longest address kept; an IPv6 address with a zone fits well within it. */
+const MAX_ADDRESS_LENGTH = 64
+
+/**
+ * Returns the caller's address: the socket's peer, or with a trusted proxy the last entry of
+ * X-Forwarded-For. The proxy appends the address it saw to whatever the client sent, so only the
+ * last entry is the proxy's own finding and the earlier ones are the client's to choose.
+ */
 function addressOf(c: Context<AppEnv>, trustProxy: boolean): string {
   if (trustProxy) {
-    const forwarded = c.req.header('x-forwarded-for')?.split(',')[0]?.trim()
-    if (forwarded) return forwarded
+    const forwarded = c.req.header('x-forwarded-for')?.split(',').at(-1)?.trim()
+    if (forwarded) return forwarded.slice(0, MAX_ADDRESS_LENGTH)
   }
   try {
     return getConnInfo(c).remote.address ?? 'unknown'
