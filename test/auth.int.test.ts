@@ -224,6 +224,12 @@ describe('users', () => {
     const response = await as(token, 'GET', '/patients')
     expect(response.status).toBe(401)
     expect((await signIn('to.disable', 'disable me password 2026')).status).toBe(401)
+
+    await as(adminToken, 'PATCH', `/users/${created.id}`, { disabled: false })
+    const afterEnabling = await as(token, 'GET', '/patients')
+    expect(afterEnabling.status).toBe(401)
+    expect(((await afterEnabling.json()) as { code: string }).code).toBe('TOKEN_REVOKED')
+    expect((await signIn('to.disable', 'disable me password 2026')).status).toBe(200)
   })
 
   it('audits user changes without the password', async () => {
@@ -271,6 +277,9 @@ describe('users', () => {
     expect(wrong.status).toBe(403)
     expect(((await wrong.json()) as { code: string }).code).toBe('INVALID_CURRENT_PASSWORD')
     expect(changed.status).toBe(204)
+    const stale = await as(token, 'GET', '/auth/me')
+    expect(stale.status).toBe(401)
+    expect(((await stale.json()) as { code: string }).code).toBe('TOKEN_REVOKED')
     expect((await signIn('own.password', 'own password before 2026')).status).toBe(401)
     expect((await signIn('own.password', 'own password after 2026')).status).toBe(200)
   })

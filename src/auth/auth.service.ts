@@ -250,6 +250,12 @@ export class AuthService {
     if (!user || user.disabled) {
       throw new UnauthorizedError('The account of this token is disabled or gone', 'TOKEN_INVALID')
     }
+    if (user.tokens_valid_from && verified.issuedAt < user.tokens_valid_from) {
+      throw new UnauthorizedError(
+        'This token was issued before the password changed or the account was disabled; sign in again',
+        'TOKEN_REVOKED',
+      )
+    }
     return { id: user.id, roles: user.roles }
   }
 }

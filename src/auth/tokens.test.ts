@@ -44,7 +44,7 @@ describe('local tokens', () => {
     const { token, expiresIn } = await tokens.issue('user-1', ['clinician'])
 
     expect(expiresIn).toBe(900)
-    expect(await tokens.verify(token)).toEqual({ kind: 'local', userId: 'user-1' })
+    expect(await tokens.verify(token)).toEqual({ kind: 'local', userId: 'user-1', issuedAt: NOW })
   })
 
   it('rejects an expired token', async () => {
@@ -58,7 +58,7 @@ describe('local tokens', () => {
     const { token } = await service().issue('user-1', ['clinician'])
     const later = service({ clock: { now: () => new Date(NOW.getTime() + 920_000) } })
 
-    expect(await later.verify(token)).toEqual({ kind: 'local', userId: 'user-1' })
+    expect(await later.verify(token)).toEqual({ kind: 'local', userId: 'user-1', issuedAt: NOW })
   })
 
   it('rejects a token signed with another key', async () => {

@@ -36,8 +36,11 @@ export interface TokenServiceDeps {
 
 /** A token's verified claims, reduced to what the API needs. */
 export type VerifiedToken =
-  | { kind: 'local'; userId: string }
+  | { kind: 'local'; userId: string; issuedAt: Date }
   | { kind: 'external'; subject: string; issuer: string; roles: Role[] }
+
+/** Private claim of the registry's tokens: the issue time in milliseconds. */
+const ISSUED_AT_MS_CLAIM = 'iat_ms'
 
 /** Tolerance for clock differences between the issuer and this server, in seconds. */
 const CLOCK_TOLERANCE_SECONDS = 30
@@ -63,8 +66,11 @@ export class TokenService {
     userId: string,
     roles: readonly string[],
   ): Promise<{ token: string; expiresIn: number }> {
-    const now = Math.floor(this.#deps.clock.now().getTime() / 1000)
-    const token = await new SignJWT({ roles: [...roles] })
+    const issuedAtMs = this.#deps.clock.now().getTime()
+    const now = Math.floor(issuedAtMs / 1000)
+    // `iat` counts whole seconds, too coarse to tell a token issued just before a password change
+    // from one issued just after it, so the registry's tokens carry the milliseconds as well.
+    const token = await new SignJWT({ roles: [...roles], [ISSUED_AT_MS_CLAIM]: issuedAtMs })
       .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt' })
       .setIssuer(this.#deps.issuer)
       .setAudience(this.#deps.issuer)
@@ -106,7 +112,12 @@ export class TokenService {
       currentDate: this.#deps.clock.now(),
       clockTolerance: CLOCK_TOLERANCE_SECONDS,
     })
-    return { kind: 'local', userId: payload.sub ?? '' }
+    const issuedAtMs = payload[ISSUED_AT_MS_CLAIM]
+    return {
+      kind: 'local',
+      userId: payload.sub ?? '',
+      issuedAt: new Date(typeof issuedAtMs === 'number' ? issuedAtMs : (payload.iat ?? 0) * 1000),
+    }
   }
 
   async #verifyExternal(token: string, external: ExternalIssuerSettings): Promise<VerifiedToken> {

@@ -17,6 +17,8 @@ export interface UserChanges {
   roles?: readonly string[]
   disabled?: boolean
   passwordHash?: string
+  /** Tokens issued before this instant stop working. */
+  tokensValidFrom?: Date
 }
 
 /** Failed sign-ins of one key after a failure was counted. */
@@ -84,6 +86,14 @@ export class UserRepository {
     return query.orderBy('created_at').orderBy('id').limit(limit).execute()
   }
 
+  /**
+   * Serialises changes of users for the rest of the transaction. Two admins demoting each other
+   * at once would otherwise each lock their own row first and then wait for the other's.
+   */
+  async lockUserChanges(db: Executor): Promise<void> {
+    await sql`select pg_advisory_xact_lock(hashtext('brain-registry:user-changes'))`.execute(db)
+  }
+
   /** Reads a user for update, so that a change and its checks see one state. */
   async lock(db: Executor, id: string): Promise<UserRow | undefined> {
     return db.selectFrom('users').selectAll().where('id', '=', id).forUpdate().executeTakeFirst()
@@ -96,6 +106,9 @@ export class UserRepository {
         ...(changes.roles === undefined ? {} : { roles: [...changes.roles] }),
         ...(changes.disabled === undefined ? {} : { disabled: changes.disabled }),
         ...(changes.passwordHash === undefined ? {} : { password_hash: changes.passwordHash }),
+        ...(changes.tokensValidFrom === undefined
+          ? {}
+          : { tokens_valid_from: changes.tokensValidFrom }),
         updated_at: now,
       })
       .where('id', '=', id)

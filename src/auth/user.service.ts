@@ -137,6 +137,7 @@ export class UserService {
       changes.password === undefined ? undefined : await hashPassword(changes.password)
     const now = clock.now()
     const row = await db.transaction().execute(async (trx) => {
+      await users.lockUserChanges(trx)
       const before = await users.lock(trx, id)
       if (!before) throw new NotFoundError('User', id)
       const roles = changes.roles === undefined ? undefined : [...new Set(changes.roles)]
@@ -149,10 +150,14 @@ export class UserService {
           'This is the last enabled admin; make another user admin first',
         )
       }
+      // A new password or disabling the user ends every session, including a stolen one.
+      const endsSessions =
+        passwordHash !== undefined || (changes.disabled === true && !before.disabled)
+      const tokensValidFrom = endsSessions ? now : undefined
       const after = await users.update(
         trx,
         id,
-        { roles, disabled: changes.disabled, passwordHash },
+        { roles, disabled: changes.disabled, passwordHash, tokensValidFrom },
         now,
       )
       await audit.record(trx, {

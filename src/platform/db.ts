@@ -135,6 +135,7 @@ export interface UserTable {
   created_at: Timestamp
   updated_at: Timestamp
   created_by: string
+  tokens_valid_from: TimestampNullable
 }
 
 /** Failed sign-ins of one account or address within the current window. */
