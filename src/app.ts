@@ -82,6 +82,9 @@ import {
 } from './platform/sync-modes.ts'
 import { AppError } from './platform/errors.ts'
 
+/** Release of the Scalar API reference viewer that the /docs page loads from jsDelivr. */
+const SCALAR_VERSION = '1.76.4'
+
 /** Replacements for outside dependencies, for tests. */
 export interface RegistryOverrides {
   clock?: Clock
@@ -433,7 +436,15 @@ export async function createRegistry(
       description: 'Neurology registry kept in two-way sync with a HAPI FHIR R4 server.',
     },
   })
-  app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'Brain Registry API' }))
+  app.get(
+    '/docs',
+    Scalar({
+      url: '/openapi.json',
+      pageTitle: 'Brain Registry API',
+      // A pinned release, so that a new release on the CDN cannot change what runs on this origin.
+      cdn: `https://cdn.jsdelivr.net/npm/@scalar/api-reference@${SCALAR_VERSION}`,
+    }),
+  )
 
   let server: ServerType | undefined
   let metricsServer: MetricsServer | undefined
@@ -451,6 +462,7 @@ export async function createRegistry(
     }
     const admin = await users.createFirstAdmin(username, password)
     if (admin) logger.info('First admin created', { userId: admin.id })
+    else logger.info('BOOTSTRAP_ADMIN_USERNAME ignored: the registry has users already')
   }
 
   return {

@@ -225,11 +225,17 @@ export class AuthService {
     authorization: string | undefined,
     logger: Logger = this.#deps.logger,
   ): Promise<Principal> {
-    const token = /^Bearer ([A-Za-z0-9._~+/=-]+)$/i.exec(authorization?.trim() ?? '')?.[1]
-    if (!token) {
+    if (authorization === undefined || authorization.trim() === '') {
       throw new UnauthorizedError(
         'Send an access token as Authorization: Bearer <token>; POST /auth/token issues one',
         'TOKEN_MISSING',
+      )
+    }
+    const token = /^Bearer ([A-Za-z0-9._~+/=-]+)$/i.exec(authorization.trim())?.[1]
+    if (!token) {
+      throw new UnauthorizedError(
+        'The Authorization header is not of the form Bearer <token>',
+        'TOKEN_INVALID',
       )
     }
     let verified

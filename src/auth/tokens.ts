@@ -84,7 +84,7 @@ export class TokenService {
 
   /** Verifies a bearer token, raising 401 with a code that states why it was rejected. */
   async verify(token: string): Promise<VerifiedToken> {
-    let issuer: string | undefined
+    let issuer: unknown
     try {
       issuer = decodeJwt(token).iss
     } catch {
@@ -97,8 +97,9 @@ export class TokenService {
     } catch (error) {
       throw rejection(error)
     }
+    const named = typeof issuer === 'string' ? issuer.slice(0, 200) : '(not a string)'
     throw new UnauthorizedError(
-      `Tokens of issuer ${issuer ?? '(none)'} are not accepted here`,
+      `Tokens of issuer ${named} are not accepted here`,
       'TOKEN_ISSUER_UNKNOWN',
     )
   }

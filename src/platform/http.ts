@@ -102,6 +102,7 @@ function titleOf(status: number): string {
     413: 'Payload Too Large',
     415: 'Unsupported Media Type',
     428: 'Precondition Required',
+    429: 'Too Many Requests',
     500: 'Internal Server Error',
     502: 'Bad Gateway',
     503: 'Service Unavailable',

@@ -54,7 +54,7 @@ export class NotificationReceiver {
 
   /** Checks the Authorization header in constant time. */
   authenticate(header: string | undefined): void {
-    const offered = /^Bearer (.+)$/.exec(header ?? '')?.[1]
+    const offered = /^Bearer (.+)$/i.exec(header ?? '')?.[1]
     if (!offered || !timingSafeEqual(digest(offered), this.#secretDigest)) {
       throw new UnauthorizedError('The rest-hook secret is missing or wrong')
     }
