@@ -558,6 +558,19 @@ function conditionFieldCases(f: Fixtures): BadRequest[] {
       withValue(valid, 'onset', { age: { value: '52' } }),
     ),
     jsonCase(route, 'onset age without value', withValue(valid, 'onset', { age: { unit: 'a' } })),
+    jsonCase(route, 'negative onset age', withValue(valid, 'onset', { age: { value: -5 } }), {
+      errorPath: 'onset.age.value',
+    }),
+    jsonCase(route, 'onset age of 1e308', withValue(valid, 'onset', { age: { value: 1e308 } }), {
+      errorPath: 'onset.age.value',
+    }),
+    jsonCase(
+      route,
+      'extension value of 200,000 characters',
+      withValue(valid, 'extension', [
+        { url: 'https://example.org/note', valueString: 'x'.repeat(200_000) },
+      ]),
+    ),
     jsonCase(
       route,
       'unknown onset age member',

@@ -21,7 +21,14 @@ import {
 export const conditionTimingSchema = z
   .union([
     z.strictObject({ dateTime: fhirDateTimeSchema }),
-    z.strictObject({ age: quantitySchema }),
+    z.strictObject({
+      // FHIR's Age needs a positive value (invariant age-1); the cap keeps out values no unit
+      // of age (years down to minutes) can reach.
+      age: quantitySchema.refine((age) => age.value > 0 && age.value <= 100_000_000, {
+        error: 'An age must be above 0 and at most 100,000,000',
+        path: ['value'],
+      }),
+    }),
     z.strictObject({ period: periodSchema }),
     z.strictObject({ range: rangeSchema }),
     z.strictObject({ string: fhirStringSchema(MAX_TEXT_LENGTH) }),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { ValidationError } from './errors.ts'
-import { MAX_JSON_DEPTH, assertStorableJson } from './json-shape.ts'
+import { MAX_JSON_DEPTH, MAX_JSON_STRING_LENGTH, assertStorableJson } from './json-shape.ts'
 
 function nested(depth: number): unknown {
   let value: unknown = 'leaf'
@@ -43,6 +43,12 @@ describe('assertStorableJson', () => {
 
   it('rejects a lone surrogate in a key', () => {
     expect(failurePath({ ['\udc00']: 1 })).toBe('(body)')
+  })
+
+  it('rejects an overlong string', () => {
+    expect(
+      failurePath({ extension: [{ valueString: 'x'.repeat(MAX_JSON_STRING_LENGTH + 1) }] }),
+    ).toBe('extension.0.valueString')
   })
 
   it('accepts a surrogate pair', () => {

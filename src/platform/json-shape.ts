@@ -8,9 +8,15 @@ import { ValidationError } from './errors.ts'
 export const MAX_JSON_DEPTH = 64
 
 /**
+ * Longest string anywhere in a body. The schemas cap each field they know far lower; this bounds
+ * what they pass through unchecked, such as extension values.
+ */
+export const MAX_JSON_STRING_LENGTH = 100_000
+
+/**
  * Checks a parsed JSON body for what Postgres and HAPI cannot take: nesting deeper than
- * `MAX_JSON_DEPTH`, and strings or keys with a lone UTF-16 surrogate, which JSON escapes such as
- * `\ud800` can produce and which jsonb rejects. The walk uses its own stack, so a body nested
+ * `MAX_JSON_DEPTH`, strings or keys with a lone UTF-16 surrogate, which JSON escapes such as
+ * `\ud800` can produce and which jsonb rejects, and strings over `MAX_JSON_STRING_LENGTH`. The walk uses its own stack, so a body nested
  * far too deep is reported, not a stack overflow.
  */
 export function assertStorableJson(body: unknown): void {
@@ -21,6 +27,9 @@ export function assertStorableJson(body: unknown): void {
     const { value, path, depth } = item
     if (typeof value === 'string') {
       if (!value.isWellFormed()) throw invalid(path, 'Contains a lone UTF-16 surrogate')
+      if (value.length > MAX_JSON_STRING_LENGTH) {
+        throw invalid(path, `Longer than ${MAX_JSON_STRING_LENGTH} characters`)
+      }
       continue
     }
     if (typeof value !== 'object' || value === null) continue
