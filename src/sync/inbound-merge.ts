@@ -397,7 +397,7 @@ export class InboundMerge {
       // as written. The registry's source alone does not prove that, because a client that reads
       // a resource, edits it and writes it back keeps its meta.source. So only a version with the
       // row's own fields counts. An own write that the registry edited since is merged like any
-      // FHIR change, which may raise a conflict where none is, but never loses an edit.
+      // FHIR change, which may raise a conflict where there is none rather than drop an edit.
       if (this.#isOwnWrite(resource) && sameValue(entity.fieldsOfRow(row), fhirFields)) {
         await recordSyncPoint(trx, entity.table, row.id, {
           fhirVersionId: version,
