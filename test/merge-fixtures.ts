@@ -199,8 +199,11 @@ export async function hospitalEdit<E extends EntityType>(
 
 /**
  * Makes both sides change one synced row from the same base: the hospital writes to HAPI, and the
- * registry PATCH follows at once. HAPI's notification comes a second or more later, so the push
- * that the PATCH queues is the first to see the hospital's version, and merges it.
+ * registry PATCH follows at once, so the push that the PATCH queues is the first to see the
+ * hospital's version, and merges it. HAPI's notification of the hospital's write usually comes a
+ * second or more later, but not always, and when its merge ran before the PATCH, the PATCH failed
+ * with 412. So the receiver cannot record notifications until the PATCH is done: a lock on the
+ * notification table holds HAPI's delivery back for that moment.
  */
 export async function clash<E extends EntityType>(
   t: TestRegistry,
@@ -209,8 +212,18 @@ export async function clash<E extends EntityType>(
   hospitalChange: (resource: ResourceOf[E]) => void,
   registryChange: object,
 ): Promise<EntityOf[E]> {
-  await hospitalEdit(t, type, fhirIdOf(synced), hospitalChange)
-  return patchEntity(t, type, synced, registryChange)
+  const holder = await t.registry.pool.connect()
+  try {
+    await holder.query('begin')
+    await holder.query(
+      `lock table ${t.registry.config.DATABASE_SCHEMA}.fhir_notifications in exclusive mode`,
+    )
+    await hospitalEdit(t, type, fhirIdOf(synced), hospitalChange)
+    return await patchEntity(t, type, synced, registryChange)
+  } finally {
+    await holder.query('commit')
+    holder.release()
+  }
 }
 
 export function fhirIdOf(entity: Patient | Condition): string {
