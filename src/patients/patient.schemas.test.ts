@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { patientFieldsSchema } from './patient.schemas.ts'
+import { ValidationError } from '../platform/errors.ts'
+import { checkDeathAfterBirth, patientFieldsSchema } from './patient.schemas.ts'
 
 function issuesOf(input: unknown): { path: string; message: string }[] {
   const result = patientFieldsSchema.safeParse(input)
@@ -43,5 +44,31 @@ describe('patientFieldsSchema', () => {
 
   it('accepts text with inner whitespace', () => {
     expect(issuesOf({ names: [{ family: 'van der Berg', given: ['Anna Maria'] }] })).toEqual([])
+  })
+})
+
+describe('checkDeathAfterBirth', () => {
+  it('accepts a death after the birth', () => {
+    expect(() => {
+      checkDeathAfterBirth({ birthDate: '1980-05-17', deceased: { dateTime: '2020-01-02' } })
+    }).not.toThrow()
+  })
+
+  it('compares at the shared precision', () => {
+    expect(() => {
+      checkDeathAfterBirth({ birthDate: '1980', deceased: { dateTime: '1980-01-01T00:00:00Z' } })
+    }).not.toThrow()
+  })
+
+  it('rejects a death before the birth', () => {
+    expect(() => {
+      checkDeathAfterBirth({ birthDate: '1980-05', deceased: { dateTime: '1979-12-31' } })
+    }).toThrow(ValidationError)
+  })
+
+  it('ignores a deceased flag', () => {
+    expect(() => {
+      checkDeathAfterBirth({ birthDate: '1980', deceased: { boolean: true } })
+    }).not.toThrow()
   })
 })

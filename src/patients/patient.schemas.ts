@@ -13,6 +13,7 @@ import {
   MAX_URI_LENGTH,
 } from '../platform/input-limits.ts'
 import { fhirDateSchema, fhirDateTimeSchema, syncStatusSchema } from '../platform/schemas.ts'
+import { ValidationError } from '../platform/errors.ts'
 import { ADMINISTRATIVE_GENDER_VALUE_SET, codesOf } from '../reference/value-sets.ts'
 
 /** True when a FHIR date or dateTime lies after today, compared at the value's own precision. */
@@ -58,6 +59,22 @@ export const patientFieldsSchema = z.strictObject({
 })
 
 export type PatientFields = z.infer<typeof patientFieldsSchema>
+
+/**
+ * Rejects a date of death before the birth date, compared at the precision both share, so
+ * `1980` against a death in `1980-05` passes.
+ */
+export function checkDeathAfterBirth(fields: Pick<PatientFields, 'birthDate' | 'deceased'>): void {
+  const { birthDate, deceased } = fields
+  if (birthDate === null || deceased === null || !('dateTime' in deceased)) return
+  const death = deceased.dateTime.slice(0, 10)
+  const shared = Math.min(birthDate.length, death.length)
+  if (death.slice(0, shared) < birthDate.slice(0, shared)) {
+    throw new ValidationError('The patient cannot have died before being born', [
+      { path: 'deceased.dateTime', message: `Is before the birth date ${birthDate}` },
+    ])
+  }
+}
 
 export const createPatientSchema = patientFieldsSchema.openapi('PatientInput')
 

@@ -28,7 +28,7 @@ import {
   type PatientRepository,
   type PatientRow,
 } from './patient.repository.ts'
-import type { Patient, PatientFields } from './patient.schemas.ts'
+import { checkDeathAfterBirth, type Patient, type PatientFields } from './patient.schemas.ts'
 
 export interface PatientServiceDeps {
   db: Kysely<Database>
@@ -91,6 +91,7 @@ export class PatientService {
     const { db, patients, audit, queue, clock } = this.#deps
     if (!this.#deps.writable) throw new ReadOnlyResourceTypeError('Patient')
     this.#rejectRegistryIdentifier(fields)
+    checkDeathAfterBirth(fields)
     const id = crypto.randomUUID()
     const withIdentifier: PatientFields = {
       ...fields,
@@ -175,6 +176,9 @@ export class PatientService {
 
       const before = patientFieldsOf(current)
       const after: PatientFields = { ...before, ...changes }
+      if (changes.birthDate !== undefined || changes.deceased !== undefined) {
+        checkDeathAfterBirth(after)
+      }
       if (changes.identifiers) {
         // The registry identifier stays whatever the caller sends: it is how HAPI finds the patient.
         const own = before.identifiers.filter(

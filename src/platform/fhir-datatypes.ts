@@ -41,11 +41,29 @@ const elementMembers = {
   extension: z.array(extensionSchema).max(MAX_LIST_ITEMS).optional(),
 }
 
-export const periodSchema = z.strictObject({
-  ...elementMembers,
-  start: fhirDateTimeSchema.optional(),
-  end: fhirDateTimeSchema.optional(),
-})
+/**
+ * True when `start` lies after `end` (FHIR invariant per-1). Two times are compared as instants;
+ * otherwise the dates are compared at the precision both share, so `2015` and `2015-03` pass.
+ */
+function startsAfterEnd(start: string, end: string): boolean {
+  if (start.includes('T') && end.includes('T')) return Date.parse(start) > Date.parse(end)
+  const shared = Math.min(start.slice(0, 10).length, end.slice(0, 10).length)
+  return start.slice(0, shared) > end.slice(0, shared)
+}
+
+export const periodSchema = z
+  .strictObject({
+    ...elementMembers,
+    start: fhirDateTimeSchema.optional(),
+    end: fhirDateTimeSchema.optional(),
+  })
+  .refine(
+    (period) =>
+      period.start === undefined ||
+      period.end === undefined ||
+      !startsAfterEnd(period.start, period.end),
+    { error: 'The period starts after it ends', path: ['end'] },
+  )
 
 /** A FHIR Quantity, such as an Age, with a required value. */
 export const quantitySchema = z
