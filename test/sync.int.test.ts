@@ -258,9 +258,9 @@ describe('FHIR to registry', () => {
   })
 
   it("raises a conflict against an edit that kept the registry's source", async () => {
-    // The registry writes first and the FHIR client then writes with If-Match on the version
-    // both started from; in the rare run where the registry's push lands first, that write fails
-    // and the case starts over with a new patient.
+    // The registry writes first, and the FHIR client then writes with If-Match on the version
+    // both started from. In the rare run where the registry's push lands first, that write fails,
+    // so the case starts over with a new patient.
     let patientId: string | undefined
     for (let attempt = 1; patientId === undefined; attempt++) {
       const created = await createPatient({ names: [{ family: 'Okafor', given: ['Obi'] }] })

@@ -53,7 +53,7 @@ const changePasswordRoute = securedRoute(ROLES, {
   },
 })
 
-/** Longest address kept; an IPv6 address with a zone fits well within it. */
+/** Maximum length of an address taken from X-Forwarded-For; an IPv6 address with a zone fits. */
 const MAX_ADDRESS_LENGTH = 64
 
 /**

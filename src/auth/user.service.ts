@@ -48,7 +48,7 @@ function toUser(row: UserRow): User {
   }
 }
 
-/** What an audit row records of a user: never the password hash. */
+/** Returns what an audit row records of a user, which never includes the password hash. */
 function auditView(row: UserRow): Record<string, unknown> {
   return { username: row.username, roles: row.roles, disabled: row.disabled }
 }
@@ -140,6 +140,7 @@ export class UserService {
       await users.lockUserChanges(trx)
       const before = await users.lock(trx, id)
       if (!before) throw new NotFoundError('User', id)
+
       const roles = changes.roles === undefined ? undefined : [...new Set(changes.roles)]
       const staysAdmin =
         (roles ?? before.roles).includes('admin') && !(changes.disabled ?? before.disabled)
@@ -150,6 +151,7 @@ export class UserService {
           'This is the last enabled admin; make another user admin first',
         )
       }
+
       // A new password or disabling the user ends every session, including a stolen one.
       const endsSessions =
         passwordHash !== undefined || (changes.disabled === true && !before.disabled)
@@ -160,6 +162,7 @@ export class UserService {
         { roles, disabled: changes.disabled, passwordHash, tokensValidFrom },
         now,
       )
+
       await audit.record(trx, {
         actor: context.actor,
         source: 'user',

@@ -141,7 +141,7 @@ const configSchema = z.object({
    */
   OIDC_JWKS_URL: z.url().optional(),
   /**
-   * Claim of an OIDC token that holds the caller's roles: a string or a list of strings, with a
+   * Claim of an OIDC token that contains the caller's roles: a string or a list of strings, with a
    * dotted path for nested claims such as `realm_access.roles`. Values that are not registry
    * roles are ignored.
    */

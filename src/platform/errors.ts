@@ -53,7 +53,7 @@ export class UnauthorizedError extends AppError {
   }
 }
 
-/** The caller is authenticated but holds none of the roles the route allows (403). */
+/** The caller is authenticated but has none of the roles the route allows (403). */
 export class ForbiddenError extends AppError {
   override name = 'ForbiddenError'
 
@@ -62,7 +62,7 @@ export class ForbiddenError extends AppError {
   }
 }
 
-/** The caller sent too many requests of one kind; `retryAfterSeconds` says when to try again (429). */
+/** The caller sent too many requests of one kind; retry after `retryAfterSeconds` (429). */
 export class TooManyRequestsError extends AppError {
   override name = 'TooManyRequestsError'
   readonly retryAfterSeconds: number

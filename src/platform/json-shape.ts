@@ -8,7 +8,7 @@ import { ValidationError } from './errors.ts'
 export const MAX_JSON_DEPTH = 64
 
 /**
- * Longest string anywhere in a body. The schemas cap each field they know far lower; this bounds
+ * Maximum length of any string in a body. The schemas cap each field they know far lower; this bounds
  * what they pass through unchecked, such as extension values.
  */
 export const MAX_JSON_STRING_LENGTH = 100_000

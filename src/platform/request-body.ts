@@ -7,8 +7,9 @@ const JSON_MEDIA_TYPE = /^application\/([a-z0-9.-]+\+)?json$/
 
 /**
  * Checks the request body against the body the route declares. A body on a route that declares
- * none, and a missing body on a route that requires one, get 400 `MALFORMED_REQUEST`; without
- * that check, a body sent to a route that takes none, such as a DELETE, would be dropped unread.
+ * none, and a missing body on a route that requires one, get 400 `MALFORMED_REQUEST`. Without
+ * the first check, a body sent to a route that takes none, such as a DELETE, would be dropped
+ * unread.
  * A body of a media type the route does not declare gets 415. A JSON body must also be storable
  * (see `assertStorableJson`), and a route that declares no query takes no query parameters.
  */
