@@ -1,7 +1,7 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
 import { z, type OpenAPIHono } from '@hono/zod-openapi'
 import type { MiddlewareHandler } from 'hono'
 import { securedRoute } from '../auth/access.ts'
+import { BearerSecret } from '../auth/bearer-secret.ts'
 import type { AppEnv, Principal } from '../platform/http.ts'
 import type { Metrics } from './metrics.ts'
 
@@ -36,21 +36,15 @@ const metricsRoute = securedRoute(['admin'], {
   },
 })
 
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value).digest()
-}
-
 /**
  * Lets a caller that presents the static scrape token pass the route's role check, which runs
  * after this middleware: it replaces the request's `authenticate` with one that returns the
- * scraper. Any other Authorization header goes to the usual authentication. Both sides are
- * hashed first, so the comparison takes the same time whatever the offered token's length.
+ * scraper. Any other Authorization header goes to the usual authentication.
  */
 export function acceptScrapeToken(token: string | undefined): MiddlewareHandler<AppEnv> {
-  const expected = token === undefined ? undefined : digest(token)
+  const expected = token === undefined ? undefined : new BearerSecret(token)
   return async (c, next) => {
-    const offered = /^Bearer (.+)$/.exec(c.req.header('authorization') ?? '')?.[1]
-    if (expected && offered !== undefined && timingSafeEqual(digest(offered), expected)) {
+    if (expected?.matches(c.req.header('authorization'))) {
       c.set('authenticate', () => Promise.resolve(SCRAPER))
     }
     await next()

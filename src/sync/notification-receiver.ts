@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { BearerSecret } from '../auth/bearer-secret.ts'
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
 import type { MiddlewareHandler } from 'hono'
 import type { Kysely } from 'kysely'
@@ -45,17 +45,16 @@ export interface NotificationReceiverDeps {
  */
 export class NotificationReceiver {
   readonly #deps: NotificationReceiverDeps
-  readonly #secretDigest: Buffer
+  readonly #secret: BearerSecret
 
   constructor(deps: NotificationReceiverDeps) {
     this.#deps = deps
-    this.#secretDigest = digest(deps.secret)
+    this.#secret = new BearerSecret(deps.secret)
   }
 
   /** Checks the Authorization header in constant time. */
   authenticate(header: string | undefined): void {
-    const offered = /^Bearer (.+)$/i.exec(header ?? '')?.[1]
-    if (!offered || !timingSafeEqual(digest(offered), this.#secretDigest)) {
+    if (!this.#secret.matches(header)) {
       throw new UnauthorizedError('The rest-hook secret is missing or wrong')
     }
   }
@@ -99,10 +98,6 @@ export class NotificationReceiver {
     const { run, queued } = await this.#deps.drift.requestCatchUp()
     return { runId: run.id, queued }
   }
-}
-
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value).digest()
 }
 
 const resourceParams = z.object({
