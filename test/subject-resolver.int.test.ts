@@ -1,6 +1,6 @@
 import type { Condition, Group, Identifier, Patient, Resource } from '@medplum/fhirtypes'
 import { afterAll, describe, expect, inject, it } from 'vitest'
-import { FhirClient } from '../src/fhir/fhir-client.ts'
+import { FhirClient, FhirRequestError } from '../src/fhir/fhir-client.ts'
 import { SNOMED_CT } from '../src/fhir/constants.ts'
 import { createLogger } from '../src/platform/logger.ts'
 import { SubjectResolver, type SubjectResolution } from '../src/sync/subject-resolver.ts'
@@ -37,9 +37,28 @@ afterAll(async () => {
   ]
   for (const reference of ordered) {
     const [type = '', id = ''] = reference.split('/')
-    await hospital.delete(type, id)
+    await deleteWithRetry(type, id)
   }
 })
+
+/**
+ * Deletes a resource, trying again after a version conflict. HAPI 8.8 once answered such a
+ * DELETE with 409 HAPI-0826 (a version constraint failure) in a CI run, though this file is the
+ * only writer of its resources, and the failed cleanup failed the whole file.
+ */
+async function deleteWithRetry(type: string, id: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await hospital.delete(type, id)
+      return
+    } catch (error) {
+      if (!(error instanceof FhirRequestError && error.isVersionConflict) || attempt === 3) {
+        throw error
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500))
+    }
+  }
+}
 
 async function store<T extends Resource>(resource: T): Promise<T> {
   const stored = await hospital.update(resource)
