@@ -29,6 +29,8 @@ export interface HapiOptions {
 export interface StartHapiOptions extends HapiOptions {
   /** Time allowed from JVM start until GET /fhir/metadata returns 200; default 240 000 ms. */
   startTimeoutMs?: number
+  /** JVM options after the defaults and HAPI_JAVA_OPTS, so they take precedence over both. */
+  jvmOptions?: readonly string[]
 }
 
 export interface HapiHandle {
@@ -394,11 +396,16 @@ function javaCommand(): string {
   return javaHome ? path.join(javaHome, 'bin', 'java') : 'java'
 }
 
-function jvmArguments(settings: Settings, jarPath: string): string[] {
+function jvmArguments(
+  settings: Settings,
+  jarPath: string,
+  callerOptions: readonly string[],
+): string[] {
   const extraOptions = (process.env.HAPI_JAVA_OPTS ?? '').split(/\s+/).filter(Boolean)
   return [
     ...DEFAULT_JVM_OPTIONS,
     ...extraOptions,
+    ...callerOptions,
     '-jar',
     jarPath,
     // Spring Boot reads these as properties with the highest precedence.
@@ -508,7 +515,7 @@ export async function startHapi(options: StartHapiOptions = {}): Promise<HapiHan
     await withLock('build', log, () => copyFile(JAR_PATH, runJar))
 
     const logFd = openSync(logFile, 'w')
-    const child = spawn(javaCommand(), jvmArguments(settings, runJar), {
+    const child = spawn(javaCommand(), jvmArguments(settings, runJar, options.jvmOptions ?? []), {
       cwd: REPOSITORY_ROOT,
       detached: true,
       stdio: ['ignore', logFd, logFd],

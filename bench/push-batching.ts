@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util'
 import { createRegistry, type Registry } from '../src/app.ts'
 import { loadConfig } from '../src/platform/config.ts'
 import { createLogger } from '../src/platform/logger.ts'
-import { dropBenchSchemas } from './bench-schemas.ts'
+import { dropBenchSchemas } from './lib/environment.ts'
 import type { PushJobData } from '../src/platform/queue.ts'
 
 const { values } = parseArgs({

@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util'
 import { createRegistry } from '../src/app.ts'
 import { loadConfig } from '../src/platform/config.ts'
 import { createLogger } from '../src/platform/logger.ts'
-import { dropBenchSchemas } from './bench-schemas.ts'
+import { dropBenchSchemas } from './lib/environment.ts'
 import { RECEIVER_PATH } from '../src/sync/notification-receiver.ts'
 
 const { values } = parseArgs({

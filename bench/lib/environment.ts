@@ -1,0 +1,136 @@
+/**
+ * What every benchmark needs around the code it measures: a HAPI server, registry schemas of its
+ * own, and a record of the machine and versions the figures come from.
+ */
+import os from 'node:os'
+import { readFile } from 'node:fs/promises'
+import pg from 'pg'
+import { startHapi, type HapiHandle } from '../../scripts/hapi.ts'
+import { loadConfig, type Config } from '../../src/platform/config.ts'
+import { say } from './table.ts'
+
+/** Port and database of the HAPI server the benchmarks start when no --fhir-base-url is given. */
+export const BENCH_HAPI_PORT = Number(process.env.BENCH_HAPI_PORT ?? '8090')
+export const BENCH_HAPI_DB_NAME = process.env.BENCH_HAPI_DB_NAME ?? 'brain_registry_hapi_bench'
+
+/**
+ * JVM options of the benchmark HAPI. The development default stops the JIT at C1 to start faster,
+ * which slows HAPI at peak; a benchmark measures against HAPI at full speed.
+ */
+export const BENCH_HAPI_JVM_OPTIONS = ['-XX:TieredStopAtLevel=4', '-Xms1g', '-Xmx2g']
+
+export interface BenchHapi {
+  baseUrl: string
+  /** Stops HAPI when this run started it, unless BENCH_KEEP_HAPI=1; otherwise does nothing. */
+  release(): Promise<void>
+}
+
+/**
+ * Returns the FHIR server to measure against: `fhirBaseUrl` when given, else the project's HAPI
+ * on BENCH_HAPI_PORT (8090), started with full JIT when nothing answers there.
+ */
+export async function acquireBenchHapi(fhirBaseUrl: string | undefined): Promise<BenchHapi> {
+  if (fhirBaseUrl !== undefined) return { baseUrl: fhirBaseUrl, release: () => Promise.resolve() }
+
+  const handle: HapiHandle = await startHapi({
+    port: BENCH_HAPI_PORT,
+    dbName: BENCH_HAPI_DB_NAME,
+    jvmOptions: BENCH_HAPI_JVM_OPTIONS,
+  })
+  return {
+    baseUrl: handle.baseUrl,
+    async release() {
+      if (!handle.startedByUs) return
+      if (process.env.BENCH_KEEP_HAPI === '1') {
+        say(
+          `HAPI keeps running at ${handle.baseUrl}; stop it with: HAPI_PORT=${BENCH_HAPI_PORT} npm run hapi -- stop`,
+        )
+        return
+      }
+      await handle.stop()
+    },
+  }
+}
+
+/**
+ * Loads the registry's configuration for a benchmark: schemas, identifier system and
+ * `meta.source` of its own (so runs never meet each other's rows or resources), no Subscription
+ * unless `overrides` asks for one, and warnings-only logs.
+ */
+export function benchConfig(
+  name: string,
+  fhirBaseUrl: string,
+  overrides: Record<string, string> = {},
+): Config {
+  const suffix = `${name}_${Date.now().toString(36)}`
+  return loadConfig(process.env, {
+    DATABASE_SCHEMA: `bench_registry_${suffix}`,
+    QUEUE_SCHEMA: `bench_queue_${suffix}`,
+    FHIR_BASE_URL: fhirBaseUrl,
+    REGISTRY_IDENTIFIER_SYSTEM: `https://brain-registry.example.org/bench/${suffix}`,
+    FHIR_SOURCE_URI: `https://brain-registry.example.org/bench/${suffix}/source`,
+    REGISTER_SUBSCRIPTIONS: 'false',
+    LOG_LEVEL: 'warn',
+    ...overrides,
+  })
+}
+
+/** Drops the registry and queue schemas a benchmark created for its own rows and jobs. */
+export async function dropBenchSchemas(config: Config): Promise<void> {
+  const client = new pg.Client({ connectionString: config.DATABASE_URL })
+  await client.connect()
+  try {
+    await client.query(`drop schema if exists ${config.DATABASE_SCHEMA} cascade`)
+    await client.query(`drop schema if exists ${config.QUEUE_SCHEMA} cascade`)
+  } finally {
+    await client.end()
+  }
+}
+
+async function postgresVersion(databaseUrl: string): Promise<string> {
+  const client = new pg.Client({ connectionString: databaseUrl })
+  await client.connect()
+  try {
+    const result = await client.query<{ server_version: string }>('show server_version')
+    return result.rows[0]?.server_version ?? 'unknown'
+  } finally {
+    await client.end()
+  }
+}
+
+async function hapiVersion(fhirBaseUrl: string): Promise<string> {
+  try {
+    const response = await fetch(`${fhirBaseUrl}/metadata`, {
+      headers: { Accept: 'application/fhir+json' },
+    })
+    const statement = (await response.json()) as { software?: { name?: string; version?: string } }
+    return `${statement.software?.name ?? 'FHIR server'} ${statement.software?.version ?? 'unknown'}`
+  } catch (error) {
+    return `unknown (${error instanceof Error ? error.message : String(error)})`
+  }
+}
+
+async function packageVersion(name: string): Promise<string> {
+  const file = new URL(`../../node_modules/${name}/package.json`, import.meta.url)
+  const { version } = JSON.parse(await readFile(file, 'utf8')) as { version: string }
+  return version
+}
+
+/** Prints the machine, the versions and the HAPI server the figures of this run come from. */
+export async function printEnvironment(config: Config): Promise<void> {
+  const cpus = os.cpus()
+  say(
+    `- machine: ${String(cpus.length)} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}`,
+  )
+  say(
+    `- load average at start: ${os
+      .loadavg()
+      .map((load) => load.toFixed(2))
+      .join(' ')}`,
+  )
+  say(
+    `- Node.js ${process.versions.node}, PostgreSQL ${await postgresVersion(config.DATABASE_URL)}, pg-boss ${await packageVersion('pg-boss')}`,
+  )
+  say(`- FHIR server: ${await hapiVersion(config.FHIR_BASE_URL)} at ${config.FHIR_BASE_URL}`)
+  say()
+}
