@@ -6,6 +6,8 @@ import os from 'node:os'
 import { readFile } from 'node:fs/promises'
 import pg from 'pg'
 import { startHapi, type HapiHandle } from '../../scripts/hapi.ts'
+import type { Registry } from '../../src/app.ts'
+import { ROLES } from '../../src/auth/access.ts'
 import { loadConfig, type Config } from '../../src/platform/config.ts'
 import { say } from './table.ts'
 
@@ -133,4 +135,21 @@ export async function printEnvironment(config: Config): Promise<void> {
   )
   say(`- FHIR server: ${await hapiVersion(config.FHIR_BASE_URL)} at ${config.FHIR_BASE_URL}`)
   say()
+}
+
+/**
+ * Creates a user with every role in the registry's own schema and returns the `Authorization`
+ * header of a fresh token for it, valid for AUTH_TOKEN_TTL_SECONDS (900 s by default).
+ */
+export async function benchAuthorization(registry: Registry): Promise<string> {
+  const user = await registry.users.create(
+    {
+      username: `bench-${crypto.randomUUID().slice(0, 8)}`,
+      password: crypto.randomUUID(),
+      roles: ROLES,
+    },
+    { actor: 'benchmark', requestId: null },
+  )
+  const { token } = await registry.tokens.issue(user.id, user.roles)
+  return `Bearer ${token}`
 }
