@@ -1,0 +1,131 @@
+/**
+ * Runs the registry as a child process, `node src/main.ts`, as it runs in production, for
+ * benchmarks that measure it from outside.
+ */
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { closeSync, openSync, readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { FhirClient } from '../../src/fhir/fhir-client.ts'
+import { readSubscriptionStatuses } from '../../src/fhir/subscriptions.ts'
+import type { Config } from '../../src/platform/config.ts'
+import { sleep } from './stats.ts'
+
+const REPOSITORY_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
+
+/** Time allowed for start-up: migrations, pg-boss, listening and active Subscriptions. */
+const START_TIMEOUT_MS = 120_000
+/** Time allowed for a graceful stop after SIGTERM before the process is killed. */
+const STOP_TIMEOUT_MS = 20_000
+
+export interface RegistryProcess {
+  url: string
+  /** File that receives the process's standard output and error, its JSON log lines. */
+  logFile: string
+  stop(): Promise<void>
+}
+
+/** Returns a port that was free a moment ago on 127.0.0.1. */
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  await new Promise<void>((resolve) => {
+    server.close(() => {
+      resolve()
+    })
+  })
+  if (address === null || typeof address === 'string') throw new Error('No free port found')
+  return address.port
+}
+
+/** The variables of `config` that a benchmark sets, as the environment of `src/main.ts`. */
+function environmentOf(config: Config, port: number): Record<string, string> {
+  return {
+    DATABASE_URL: config.DATABASE_URL,
+    DATABASE_SCHEMA: config.DATABASE_SCHEMA,
+    QUEUE_SCHEMA: config.QUEUE_SCHEMA,
+    FHIR_BASE_URL: config.FHIR_BASE_URL,
+    REGISTRY_IDENTIFIER_SYSTEM: config.REGISTRY_IDENTIFIER_SYSTEM,
+    FHIR_SOURCE_URI: config.FHIR_SOURCE_URI,
+    SUBSCRIPTION_SECRET: config.SUBSCRIPTION_SECRET,
+    SUBSCRIPTION_ID_PREFIX: config.SUBSCRIPTION_ID_PREFIX,
+    REGISTER_SUBSCRIPTIONS: String(config.REGISTER_SUBSCRIPTIONS),
+    PROCESS_ROLE: config.PROCESS_ROLE,
+    LOG_LEVEL: config.LOG_LEVEL,
+    AUTH_TOKEN_SECRET: config.AUTH_TOKEN_SECRET,
+    HOST: '127.0.0.1',
+    PORT: String(port),
+  }
+}
+
+/**
+ * Starts `src/main.ts` with the benchmark's configuration and returns once it answers on
+ * /health/live and HAPI reports its Subscriptions active. BENCH_REGISTRY_CPU_PROF_DIR=dir adds
+ * `--cpu-prof`, so the process writes a V8 CPU profile into that folder when it stops.
+ */
+export async function startRegistryProcess(
+  config: Config,
+  fhir: FhirClient,
+): Promise<RegistryProcess> {
+  const port = await freePort()
+  const logFile = path.join(os.tmpdir(), `${config.DATABASE_SCHEMA}.log`)
+  const logFd = openSync(logFile, 'w')
+  const profileDir = process.env.BENCH_REGISTRY_CPU_PROF_DIR
+  const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []
+  const child = spawn(process.execPath, [...nodeArgs, 'src/main.ts'], {
+    cwd: REPOSITORY_ROOT,
+    env: { ...process.env, ...environmentOf(config, port) },
+    stdio: ['ignore', logFd, logFd],
+  })
+  closeSync(logFd)
+  const state: { exitCode: number | null } = { exitCode: null }
+  const exited = once(child, 'exit').then(([code]) => {
+    state.exitCode = (code as number | null) ?? -1
+  })
+
+  const url = `http://127.0.0.1:${String(port)}`
+  const stop = async () => {
+    if (state.exitCode !== null) return
+    child.kill('SIGTERM')
+    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS)
+    await exited
+    clearTimeout(timer)
+  }
+
+  const deadline = Date.now() + START_TIMEOUT_MS
+  for (;;) {
+    if (state.exitCode !== null) {
+      const tail = readFileSync(logFile, 'utf8').split('\n').slice(-20).join('\n')
+      throw new Error(`The registry exited with code ${String(state.exitCode)} at start:\n${tail}`)
+    }
+    if ((await isLive(url)) && (await subscriptionsActive(fhir, config.SUBSCRIPTION_ID_PREFIX))) {
+      return { url, logFile, stop }
+    }
+    if (Date.now() > deadline) {
+      await stop()
+      throw new Error(
+        `The registry did not answer with active Subscriptions within ${String(START_TIMEOUT_MS)} ms; see ${logFile}`,
+      )
+    }
+    await sleep(250)
+  }
+}
+
+async function isLive(url: string): Promise<boolean> {
+  try {
+    const response = await fetch(`${url}/health/live`)
+    await response.arrayBuffer()
+    return response.ok
+  } catch {
+    return false
+  }
+}
+
+async function subscriptionsActive(fhir: FhirClient, idPrefix: string): Promise<boolean> {
+  const statuses = await readSubscriptionStatuses(fhir, idPrefix)
+  return statuses.every((status) => status.status === 'active')
+}
