@@ -268,6 +268,7 @@ export async function createRegistry(
     clock,
     logger,
     concurrency: 4,
+    pushConcurrency: config.PUSH_CONCURRENCY,
     pushRetryLimit: config.PUSH_RETRY_LIMIT,
     pushBatchSize: config.PUSH_BATCH_SIZE,
     batch: pushBatch,

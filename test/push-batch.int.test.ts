@@ -77,6 +77,44 @@ describe('PushBatch', () => {
     }
   })
 
+  it('bundles a new patient with its conditions', async () => {
+    const patient = await createPatient()
+    const conditions = [await createCondition(patient.id), await createCondition(patient.id)]
+
+    // Conditions first: the Bundle still has to put the patient before them.
+    const results = await t.registry.pushBatch.push(
+      [
+        ...conditions.map((condition) => ({
+          entityType: 'condition' as const,
+          entityId: condition.id,
+        })),
+        patientJob(patient),
+      ],
+      'batchtogether',
+    )
+
+    expect(outcomeOf(results, patient.id)).toBe('pushed-in-bundle')
+    for (const condition of conditions) {
+      expect(outcomeOf(results, condition.id)).toBe('pushed-in-bundle')
+      const stored = await t.hospital.read<FhirCondition>('Condition', condition.id)
+      expect(stored?.subject.reference).toBe(`Patient/${patient.id}`)
+    }
+  })
+
+  it('pushes a condition alone when its patient waits', async () => {
+    const patient = await createPatient()
+    const conditions = [await createCondition(patient.id), await createCondition(patient.id)]
+
+    const results = await t.registry.pushBatch.push(
+      conditions.map((condition) => ({ entityType: 'condition', entityId: condition.id })),
+      'batchnosubject',
+    )
+
+    // The single push writes the patient first.
+    for (const condition of conditions) expect(outcomeOf(results, condition.id)).toBe('pushed')
+    expect((await t.hospital.read<FhirPatient>('Patient', patient.id))?.id).toBe(patient.id)
+  })
+
   it('pushes a row that FHIR changed meanwhile on its own, merging first', async () => {
     const patients = [await createPatient(), await createPatient(), await createPatient()]
     await t.registry.pushBatch.push(patients.map(patientJob), 'batchfirst')

@@ -85,6 +85,8 @@ const configSchema = z.object({
    * must stay within HAPI's 8 KiB request header limit.
    */
   PUSH_BATCH_SIZE: z.coerce.number().int().min(1).max(100).default(20),
+  /** Push batches a worker process runs at once, each with one request to HAPI in flight. */
+  PUSH_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(4),
   /** Seconds between drift catch-up runs, which read HAPI's history since the saved cursor. */
   DRIFT_CATCHUP_INTERVAL_SECONDS: z.coerce.number().int().min(1).default(300),
   /** Seconds between catch-up runs while a resource type is polling-only. */

@@ -8,7 +8,7 @@ import { patientResourceFromFields } from '../fhir/patient-mapping.ts'
 import type { PatientRepository, PatientRow } from '../patients/patient.repository.ts'
 import type { PatientFields } from '../patients/patient.schemas.ts'
 import type { Clock } from '../platform/clock.ts'
-import type { Database } from '../platform/db.ts'
+import type { Database, Executor } from '../platform/db.ts'
 import type { Logger } from '../platform/logger.ts'
 import type { PushJobData } from '../platform/queue.ts'
 import { recordSyncPoint, setSyncState, type SyncedTable } from '../platform/sync-columns.ts'
@@ -220,18 +220,24 @@ export class OutboundPush {
    * Builds the resource to write for a live row whose FHIR resource is `current` (null before
    * the first write), keeping the elements the registry does not map. Each part with an open
    * conflict keeps FHIR's value. Returns null when FHIR already contains the row's values, after
-   * recording that as the new sync point.
+   * recording that as the new sync point. `openOfRow` is the row's open conflicts when the caller
+   * read them already, as a batch does for all its rows in one query: an empty list spares the
+   * row's own query.
    */
   async resourceToWrite(
     entityType: 'patient' | 'condition',
     row: PatientRow | ConditionRow,
     current: FhirPatient | FhirCondition | null,
     subjectFhirId?: string,
+    openOfRow?: readonly ConflictRow[],
   ): Promise<{ resource: FhirPatient | FhirCondition; open: ConflictRow[] } | null> {
     const entity = this.#deps.merge.entity(entityType)
     const rowFields = entity.fieldsOfRow(row)
     const fhirFields = current && entity.fieldsOfResource(current)
-    const open = await this.#openConflicts(entityType, row.id, rowFields, fhirFields)
+    const open =
+      openOfRow?.length === 0
+        ? []
+        : await this.#openConflicts(entityType, row.id, rowFields, fhirFields)
     const fields = this.#withHeldBack(entityType, rowFields, fhirFields, open)
     if (current && sameValue(fhirFields, fields)) {
       await this.#record(TABLES[entityType], row, current, fields, open)
@@ -255,15 +261,26 @@ export class OutboundPush {
     return { resource, open }
   }
 
-  /** Records the version FHIR stored for a write of the row as the new sync point. */
+  /**
+   * Records the version FHIR stored for a write of the row as the new sync point, inside the
+   * caller's transaction when `executor` is one.
+   */
   async recordWrite(
     entityType: 'patient' | 'condition',
     row: PatientRow | ConditionRow,
     stored: FhirPatient | FhirCondition,
     open: readonly ConflictRow[],
+    executor: Executor = this.#deps.db,
   ): Promise<void> {
     const entity = this.#deps.merge.entity(entityType)
-    await this.#record(TABLES[entityType], row, stored, entity.fieldsOfResource(stored), open)
+    await this.#record(
+      TABLES[entityType],
+      row,
+      stored,
+      entity.fieldsOfResource(stored),
+      open,
+      executor,
+    )
   }
 
   /**
@@ -482,15 +499,16 @@ export class OutboundPush {
     stored: FhirPatient | FhirCondition,
     base: unknown,
     open: readonly ConflictRow[],
+    executor: Executor = this.#deps.db,
   ): Promise<void> {
-    await recordSyncPoint(this.#deps.db, table, row.id, {
+    await recordSyncPoint(executor, table, row.id, {
       fhirVersionId: versionIdOf(stored),
       fhirLastUpdated: stored.meta?.lastUpdated ? new Date(stored.meta.lastUpdated) : null,
       base,
       rowVersion: row.version,
       inStep: true,
     })
-    if (open.length > 0) await setSyncState(this.#deps.db, table, row.id, 'conflict')
+    if (open.length > 0) await setSyncState(executor, table, row.id, 'conflict')
   }
 }
 

@@ -49,7 +49,10 @@ export interface SyncWorkersDeps {
   fhir: FhirClient
   clock: Clock
   logger: Logger
+  /** Merge jobs run at once. */
   concurrency: number
+  /** Push batches run at once. */
+  pushConcurrency: number
   /** Tries of one push before its row is marked failed. */
   pushRetryLimit: number
   /** Push jobs taken at once and written as one transaction Bundle where they can be. */
@@ -93,8 +96,8 @@ export class SyncWorkers {
   }
 
   async start(): Promise<void> {
-    const { queue, concurrency } = this.#deps
-    await queue.workBatch(QUEUES.fhirPush, concurrency, this.#deps.pushBatchSize, (jobs) =>
+    const { queue, concurrency, pushConcurrency } = this.#deps
+    await queue.workBatch(QUEUES.fhirPush, pushConcurrency, this.#deps.pushBatchSize, (jobs) =>
       this.handlePushBatch(jobs),
     )
     await queue.workEach(QUEUES.fhirMerge, concurrency, MERGE_BATCH_SIZE, (job) =>
