@@ -17,6 +17,8 @@ describe('parseBackfillArgs', () => {
       directions: ['from-fhir'],
       restart: false,
       pageSize: undefined,
+      concurrency: 4,
+      patientSearch: {},
       help: false,
     })
   })
@@ -30,6 +32,47 @@ describe('parseBackfillArgs', () => {
 
     expect(args.restart).toBe(true)
     expect(args.pageSize).toBe(250)
+  })
+
+  it('reads --concurrency', () => {
+    expect(parseBackfillArgs(['--direction', 'to-fhir', '--concurrency', '8']).concurrency).toBe(8)
+  })
+
+  it.each([['0'], ['33'], ['two']])('rejects --concurrency %s', (value) => {
+    expect(usageErrorOf(['--direction', 'to-fhir', `--concurrency=${value}`]).message).toContain(
+      'Invalid --concurrency',
+    )
+  })
+
+  it('reads repeated --search pairs', () => {
+    const args = parseBackfillArgs([
+      '--direction',
+      'from-fhir',
+      '--search',
+      'identifier=urn:oid:1.2.3|',
+      '--search',
+      '_tag=urn:tags|import',
+    ])
+
+    expect(args.patientSearch).toEqual({ identifier: 'urn:oid:1.2.3|', _tag: 'urn:tags|import' })
+  })
+
+  it.each([['identifier'], ['=urn:x|'], ['identifier=']])('rejects --search %s', (pair) => {
+    expect(usageErrorOf(['--direction', 'from-fhir', '--search', pair]).message).toContain(
+      'Invalid --search',
+    )
+  })
+
+  it('rejects a --search name given twice', () => {
+    const argv = ['--direction', 'from-fhir', '--search', 'a=1', '--search', 'a=2']
+
+    expect(usageErrorOf(argv).message).toContain('given twice')
+  })
+
+  it('rejects --search for to-fhir', () => {
+    expect(usageErrorOf(['--direction', 'to-fhir', '--search', 'a=1']).message).toContain(
+      '--search',
+    )
   })
 
   it('accepts --help without a direction', () => {

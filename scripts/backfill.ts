@@ -3,6 +3,7 @@
  * hospital's patients (from-fhir), or a registry loaded straight into Postgres (to-fhir).
  *
  *   npm run backfill -- --direction from-fhir|to-fhir|both [--restart] [--page-size N]
+ *                       [--concurrency N] [--search NAME=VALUE]...
  *
  * It reads the same environment as `npm run serve` and builds the registry without its HTTP
  * server, workers or Subscriptions. Exit codes: 0 done, 1 failed, 2 invalid arguments or
@@ -18,16 +19,27 @@ import { BarProgress, formatDuration } from '../src/sync/backfill-progress.ts'
 import type { BackfillResult } from '../src/sync/backfill.ts'
 import type { BackfillDirection } from '../src/sync/backfill.repository.ts'
 
+const MAX_PAGE_SIZE = 1000
+const MAX_CONCURRENCY = 32
+/** Merges or pushes at once when --concurrency is not given, as the registry's sync workers run. */
+const DEFAULT_CONCURRENCY = 4
+
 export const USAGE = `Usage: npm run backfill -- --direction from-fhir|to-fhir|both [--restart] [--page-size N]
+                        [--concurrency N] [--search NAME=VALUE]...
 
   --direction   from-fhir: apply every Patient in HAPI to the registry, enrolling the
                 neurological ones with their Conditions.
                 to-fhir: write every registry row that never reached FHIR, or whose push is
-                pending or failed, to HAPI.
+                pending or failed, to HAPI, in transaction Bundles of PUSH_BATCH_SIZE rows.
                 both: from-fhir, then to-fhir.
   --restart     abandon the unfinished run of each direction and start over; without it an
                 unfinished run continues from its last saved page.
   --page-size   Patients or rows per page, 1 to 1000 (default: DRIFT_PAGE_SIZE, 100).
+  --concurrency merges or Bundles of one page that run at once, 1 to ${MAX_CONCURRENCY}
+                (default ${DEFAULT_CONCURRENCY}).
+  --search      a FHIR search parameter that narrows the Patients from-fhir reads, such as
+                identifier=urn:oid:1.2.3|; repeat it for more. An unfinished run continues only
+                with the parameters it started with.
   --help        print this text.
 
 On a terminal a progress bar shows on stderr, and info log lines are left out unless stdout is
@@ -38,12 +50,13 @@ FHIR_BASE_URL...). Exit codes: 0 done, 1 failed, 2 invalid arguments or configur
 130 interrupted; run the same command again to continue.
 `
 
-const MAX_PAGE_SIZE = 1000
-
 export interface BackfillArgs {
   directions: BackfillDirection[]
   restart: boolean
   pageSize: number | undefined
+  concurrency: number
+  /** Search parameters of `--search`, for from-fhir. */
+  patientSearch: Record<string, string>
   help: boolean
 }
 
@@ -64,26 +77,62 @@ export function parseBackfillArgs(argv: readonly string[]): BackfillArgs {
         direction: { type: 'string' },
         restart: { type: 'boolean', default: false },
         'page-size': { type: 'string' },
+        concurrency: { type: 'string' },
+        search: { type: 'string', multiple: true },
         help: { type: 'boolean', default: false },
       },
     }))
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error))
   }
-  if (values.help) return { directions: [], restart: false, pageSize: undefined, help: true }
+  if (values.help) {
+    return {
+      directions: [],
+      restart: false,
+      pageSize: undefined,
+      concurrency: DEFAULT_CONCURRENCY,
+      patientSearch: {},
+      help: true,
+    }
+  }
 
   const directions = directionsOf(values.direction)
   const pageSizeText = values['page-size']
-  let pageSize: number | undefined
-  if (pageSizeText !== undefined) {
-    pageSize = Number(pageSizeText)
-    if (!/^\d+$/.test(pageSizeText) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
-      throw new UsageError(
-        `Invalid --page-size "${pageSizeText}": expected an integer from 1 to ${MAX_PAGE_SIZE}`,
-      )
-    }
+  const pageSize =
+    pageSizeText === undefined ? undefined : integerOption('page-size', pageSizeText, MAX_PAGE_SIZE)
+  const concurrencyText = values.concurrency
+  const concurrency =
+    concurrencyText === undefined
+      ? DEFAULT_CONCURRENCY
+      : integerOption('concurrency', concurrencyText, MAX_CONCURRENCY)
+  const patientSearch = searchOf(values.search ?? [])
+  if (Object.keys(patientSearch).length > 0 && !directions.includes('from-fhir')) {
+    throw new UsageError('Invalid --search: it narrows the Patients of from-fhir only')
   }
-  return { directions, restart: values.restart, pageSize, help: false }
+  return { directions, restart: values.restart, pageSize, concurrency, patientSearch, help: false }
+}
+
+function integerOption(name: string, text: string, max: number): number {
+  const value = Number(text)
+  if (!/^\d+$/.test(text) || value < 1 || value > max) {
+    throw new UsageError(`Invalid --${name} "${text}": expected an integer from 1 to ${max}`)
+  }
+  return value
+}
+
+/** Reads `NAME=VALUE` pairs. Each name may appear once, because the search sends it once. */
+function searchOf(pairs: readonly string[]): Record<string, string> {
+  const search: Record<string, string> = {}
+  for (const pair of pairs) {
+    const equals = pair.indexOf('=')
+    const name = pair.slice(0, equals)
+    if (equals < 1 || equals === pair.length - 1) {
+      throw new UsageError(`Invalid --search "${pair}": expected NAME=VALUE`)
+    }
+    if (name in search) throw new UsageError(`Invalid --search: ${name} is given twice`)
+    search[name] = pair.slice(equals + 1)
+  }
+  return search
 }
 
 function directionsOf(value: string | undefined): BackfillDirection[] {
@@ -137,6 +186,13 @@ async function runDirections(
     const result = await registry.backfill.run(direction, {
       restart: args.restart,
       pageSize: args.pageSize,
+      concurrency: args.concurrency,
+      patientSearch: direction === 'from-fhir' ? args.patientSearch : undefined,
+      // Bundles of PUSH_BATCH_SIZE rows, as the push workers write them. A size of 1 turns them off.
+      pushBatch:
+        registry.config.PUSH_BATCH_SIZE > 1
+          ? { batch: registry.pushBatch, size: registry.config.PUSH_BATCH_SIZE }
+          : undefined,
       signal,
       progress,
     })

@@ -279,6 +279,54 @@ describe('to-fhir backfill', () => {
     expect((await t.hospital.read('Patient', patient.id))?.meta?.versionId).toBe('1')
   })
 
+  it('writes pending rows in Bundles', async () => {
+    const patients = [
+      await createPending<Patient>('/patients', patientInput()),
+      await createPending<Patient>('/patients', patientInput()),
+    ]
+    const condition = await createPending<Condition>(
+      '/conditions',
+      conditionInput(patients[1]?.id ?? ''),
+    )
+    const pushBatch = { batch: t.registry.pushBatch, size: 2 }
+
+    const first = await t.registry.backfill.run('to-fhir', { pageSize: 3, pushBatch })
+    const second = await t.registry.backfill.run('to-fhir', { pushBatch })
+
+    expect(first.status).toBe('finished')
+    expect(first.counts).toEqual({ pushed: 3 })
+    for (const patient of patients) {
+      expect((await t.hospital.read('Patient', patient.id))?.meta?.versionId).toBe('1')
+    }
+    const storedCondition = await t.hospital.read('Condition', condition.sync.fhirId ?? '')
+    expect(storedCondition?.meta?.versionId).toBe('1')
+    expect(second.processed).toBe(0)
+  })
+
+  it('counts a failing row in a Bundle and pushes the rest', async () => {
+    const blocked = await createPending<Patient>('/patients', patientInput())
+    await t.registry.backfill.run('to-fhir')
+    await t.registry.db
+      .updateTable('patients')
+      .set({ fhir_version_id: 5, sync_state: 'pending' })
+      .where('id', '=', blocked.id)
+      .execute()
+    const other = await createPending<Patient>('/patients', patientInput())
+
+    const result = await t.registry.backfill.run('to-fhir', {
+      pushBatch: { batch: t.registry.pushBatch, size: 20 },
+    })
+
+    expect(result.counts).toEqual({ failed: 1, pushed: 1 })
+    expect((await t.hospital.read('Patient', other.id))?.meta?.versionId).toBe('1')
+    await t.registry.db
+      .updateTable('patients')
+      .set({ fhir_version_id: 1 })
+      .where('id', '=', blocked.id)
+      .execute()
+    expect((await t.registry.backfill.run('to-fhir')).counts).toEqual({ unchanged: 1 })
+  })
+
   it('counts a failing row and pushes the rest', async () => {
     const blocked = await createPending<Patient>('/patients', patientInput())
     await t.registry.backfill.run('to-fhir')

@@ -22,6 +22,7 @@ import type {
 } from './backfill.repository.ts'
 import type { InboundMerge } from './inbound-merge.ts'
 import type { OutboundPush } from './outbound-push.ts'
+import type { BatchResult, PushBatch } from './push-batch.ts'
 
 export interface BackfillDeps {
   db: Kysely<Database>
@@ -41,6 +42,14 @@ export interface BackfillOptions {
   /** Abandons the unfinished run of the direction and starts a new one. */
   restart?: boolean
   pageSize?: number
+  /** Merges or pushes of one page that run at once; the deps' `concurrency` when left out. */
+  concurrency?: number
+  /**
+   * Writes the rows of a to-fhir page in transaction Bundles of `size` rows, `concurrency` Bundles
+   * at once, rather than one PUT per row. The batch falls back to the single push for any row a
+   * Bundle cannot carry, so the outcomes stay those of the single push.
+   */
+  pushBatch?: { batch: Pick<PushBatch, 'push'>; size: number }
   /** Stops after this many pages, leaving the run unfinished for the next invocation. */
   maxPages?: number
   /** Stops after the page in progress once aborted, leaving the run unfinished. */
@@ -80,6 +89,7 @@ interface RunState {
   search: Record<string, string>
   logger: Logger
   requestId: string
+  concurrency: number
 }
 
 /**
@@ -134,6 +144,7 @@ export class Backfill {
       logger: this.#deps.logger.child({ runId: run.id, direction }),
       // HAPI keeps at most 16 characters of X-Request-ID. The merge also writes it to the audit log.
       requestId: `bf${run.id.replaceAll('-', '').slice(0, 14)}`,
+      concurrency: options.concurrency ?? this.#deps.concurrency,
     }
 
     const total = await this.#total(state)
@@ -227,7 +238,7 @@ export class Backfill {
       const step =
         state.direction === 'from-fhir'
           ? await this.#fhirPage(state, pageSize)
-          : await this.#registryPage(state, pageSize)
+          : await this.#registryPage(state, pageSize, options)
       if (step === 'done') return 'finished'
       if (step === 'page') {
         pages++
@@ -256,7 +267,7 @@ export class Backfill {
     }
     if (page.patients.length === 0) return 'done'
 
-    const results = await this.#applyAll(page.patients, (patient) =>
+    const results = await this.#applyAll(state, page.patients, (patient) =>
       this.#applyPatient(state, patient),
     )
     await this.#save(state, advanceFhirCursor(cursor, page.patients), results)
@@ -264,7 +275,11 @@ export class Backfill {
   }
 
   /** Pushes the next page of registry rows, patients before conditions. */
-  async #registryPage(state: RunState, pageSize: number): Promise<'page' | 'moved' | 'done'> {
+  async #registryPage(
+    state: RunState,
+    pageSize: number,
+    options: BackfillOptions,
+  ): Promise<'page' | 'moved' | 'done'> {
     const cursor = registryCursorOf(state.cursor)
     const table = cursor.entityType === 'patient' ? 'patients' : 'conditions'
     const ids = await this.#deps.runs.listUnsyncedIds(
@@ -280,7 +295,9 @@ export class Backfill {
       return 'moved'
     }
 
-    const results = await this.#applyAll(ids, (id) => this.#pushRow(state, cursor.entityType, id))
+    const results = options.pushBatch
+      ? await this.#pushBatches(state, cursor.entityType, ids, options.pushBatch)
+      : await this.#applyAll(state, ids, (id) => this.#pushRow(state, cursor.entityType, id))
     await this.#save(state, next, results)
     return 'page'
   }
@@ -310,14 +327,68 @@ export class Backfill {
     }
   }
 
+  /** Pushes the rows of a page in transaction Bundles, with the run's `concurrency` at once. */
+  async #pushBatches(
+    state: RunState,
+    entityType: RegistryCursor['entityType'],
+    ids: readonly string[],
+    pushBatch: NonNullable<BackfillOptions['pushBatch']>,
+  ): Promise<ItemResult[]> {
+    const chunks: string[][] = []
+    for (let start = 0; start < ids.length; start += pushBatch.size) {
+      chunks.push(ids.slice(start, start + pushBatch.size))
+    }
+    const perChunk = await mapWithConcurrency(chunks, state.concurrency, async (chunk) => {
+      const jobs = chunk.map((entityId) => ({ entityType, entityId }))
+      try {
+        const results = await pushBatch.batch.push(jobs, state.requestId)
+        return results.map((result) => this.#batchItemResult(state, result))
+      } catch (error) {
+        state.logger.warn('Backfill push batch failed', {
+          entityType,
+          firstEntityId: chunk[0],
+          rows: chunk.length,
+          ...errorFields(error),
+        })
+        return chunk.map((entityId) => ({
+          outcome: 'failed' as const,
+          id: `${entityType}:${entityId}`,
+          error,
+        }))
+      }
+    })
+    return this.#checkPage(perChunk.flat())
+  }
+
+  #batchItemResult(state: RunState, result: BatchResult): ItemResult {
+    const { entityType, entityId } = result.job
+    if (!('error' in result)) {
+      // A write in a Bundle counts as `pushed`, as a single push's write does.
+      return { outcome: result.outcome === 'pushed-in-bundle' ? 'pushed' : result.outcome }
+    }
+    state.logger.warn('Backfill push failed', {
+      entityType,
+      entityId,
+      ...errorFields(result.error),
+    })
+    return { outcome: 'failed', id: `${entityType}:${entityId}`, error: result.error }
+  }
+
+  /** Runs `apply` on the items with at most the run's `concurrency` at once. */
+  async #applyAll<T>(
+    state: RunState,
+    items: readonly T[],
+    apply: (item: T) => Promise<ItemResult>,
+  ) {
+    return this.#checkPage(await mapWithConcurrency(items, state.concurrency, apply))
+  }
+
   /**
-   * Runs `apply` on the items with at most `concurrency` at once. When every item of the page
-   * failed with a FHIR error that a retry may fix (no connection, timeout, 408, 429, 5xx), the
-   * run stops without saving the page, because going on would only count every later item as
-   * failed. The next invocation redoes the page.
+   * Raises when every item of the page failed with a FHIR error that a retry may fix (no
+   * connection, timeout, 408, 429, 5xx). The run then stops without saving the page, because
+   * going on would only count every later item as failed. The next invocation redoes the page.
    */
-  async #applyAll<T>(items: readonly T[], apply: (item: T) => Promise<ItemResult>) {
-    const results = await mapWithConcurrency(items, this.#deps.concurrency, apply)
+  #checkPage(results: ItemResult[]): ItemResult[] {
     const failures = results.filter((result) => 'error' in result)
     const unreachable = failures.filter(
       (failure) => failure.error instanceof FhirRequestError && failure.error.retryable,
