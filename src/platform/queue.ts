@@ -144,6 +144,29 @@ const HEARTBEAT_SECONDS = 10
 /** How often pg-boss looks for jobs whose heartbeat stopped; its default is 60 s. */
 const SUPERVISE_INTERVAL_SECONDS = 10
 
+/** Lets at most `size` tasks run at once, and the others wait in the order they came. */
+class Slots {
+  #free: number
+  readonly #waiting: (() => void)[] = []
+
+  constructor(size: number) {
+    this.#free = size
+  }
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.#free > 0) this.#free--
+    else await new Promise<void>((resolve) => this.#waiting.push(resolve))
+    try {
+      return await task()
+    } finally {
+      // A freed slot goes straight to the next waiting task, so none can overtake it.
+      const next = this.#waiting.shift()
+      if (next) next()
+      else this.#free++
+    }
+  }
+}
+
 /** pg-boss behind the small `JobQueue` interface, plus the worker side used by the sync wing. */
 export class PgBossQueue implements JobQueue {
   readonly boss: PgBoss
@@ -274,10 +297,13 @@ export class PgBossQueue implements JobQueue {
   }
 
   /**
-   * Runs `handler` for every job of `queue`, fetched up to `batchSize` at a time and handled one
-   * after another, `concurrency` batches at a time. Each job settles on its own: one that throws
-   * is failed, and retried or dead-lettered by the queue's settings, without touching the others.
-   * Fetching in batches lets a worker drain a backlog without a polling pause between jobs.
+   * Runs `handler` for every job of `queue`, at most `concurrency` jobs at a time, fetched up to
+   * `batchSize` at a time by each of `concurrency` fetchers. Each job settles on its own: one
+   * that throws is failed, and retried or dead-lettered by the queue's settings, without touching
+   * the others. Fetching in batches lets a worker drain a backlog without a polling pause between
+   * jobs. The jobs of a batch start as soon as a slot is free, not one after another. HAPI
+   * delivers the changes of one second at once, and the last job of such a batch would otherwise
+   * wait for all the others.
    */
   async workEach<Q extends QueueName>(
     queue: Q,
@@ -285,6 +311,7 @@ export class PgBossQueue implements JobQueue {
     batchSize: number,
     handler: (job: Job<JobDataByQueue[Q]>) => Promise<void>,
   ): Promise<void> {
+    const slots = new Slots(concurrency)
     await this.boss.work<JobDataByQueue[Q]>(
       queue,
       {
@@ -295,29 +322,30 @@ export class PgBossQueue implements JobQueue {
         burstWhenBatchFull: batchSize > 1,
         perJobResults: true,
       },
-      async (jobs) => {
-        const results: JobResult[] = []
-        for (const job of jobs) {
-          try {
-            await withJobLogFields({ jobId: job.id, queue: job.name }, () => handler(job))
-            results.push({ id: job.id, status: 'completed' })
-          } catch (error) {
-            this.#logger.warn('Job failed; the queue retries it', {
-              ...errorFields(error),
-              jobId: job.id,
-              queue: job.name,
-              retryCount: job.retryCount,
-            })
-            results.push({
-              id: job.id,
-              status: 'failed',
-              output: { message: error instanceof Error ? error.message : String(error) },
-            })
-          }
-        }
-        return results
-      },
+      // pg-boss gives a batch at most one job per singleton key, so the jobs that run side by side
+      // are of different resources or rows.
+      (jobs) => Promise.all(jobs.map((job) => slots.run(() => this.#settle(job, handler)))),
     )
+  }
+
+  /** Runs `handler` for one job and returns the job's result instead of throwing. */
+  async #settle<T>(job: Job<T>, handler: (job: Job<T>) => Promise<void>): Promise<JobResult> {
+    try {
+      await withJobLogFields({ jobId: job.id, queue: job.name }, () => handler(job))
+      return { id: job.id, status: 'completed' }
+    } catch (error) {
+      this.#logger.warn('Job failed; the queue retries it', {
+        ...errorFields(error),
+        jobId: job.id,
+        queue: job.name,
+        retryCount: job.retryCount,
+      })
+      return {
+        id: job.id,
+        status: 'failed',
+        output: { message: error instanceof Error ? error.message : String(error) },
+      }
+    }
   }
 
   /** Runs `handler` for every job of `queue`, `concurrency` jobs at a time. */
