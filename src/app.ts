@@ -9,6 +9,7 @@ import { AuditService } from './audit/audit.service.ts'
 import { BEARER_SCHEME, SUBSCRIPTION_SECRET_SCHEME } from './auth/access.ts'
 import { registerAuthRoutes } from './auth/auth.routes.ts'
 import { AuthService } from './auth/auth.service.ts'
+import { CallerAccessReader } from './auth/caller-access.ts'
 import { TokenService } from './auth/tokens.ts'
 import { UserRepository } from './auth/user.repository.ts'
 import { registerUserRoutes } from './auth/user.routes.ts'
@@ -363,6 +364,7 @@ export async function createRegistry(
   const auth = new AuthService({
     db,
     users: new UserRepository(),
+    callers: new CallerAccessReader(pool),
     userService: users,
     tokens,
     clock,

@@ -10,6 +10,7 @@ import {
 } from '../platform/errors.ts'
 import type { Principal } from '../platform/http.ts'
 import type { Logger } from '../platform/logger.ts'
+import type { CallerAccessReader } from './caller-access.ts'
 import { decoyPasswordHash, verifyPassword } from './password.ts'
 import type { TokenService } from './tokens.ts'
 import type { UserRepository, UserRow } from './user.repository.ts'
@@ -25,6 +26,8 @@ export interface LoginLimits {
 export interface AuthServiceDeps {
   db: Kysely<Database>
   users: UserRepository
+  /** Reads the caller's roles and state on every authenticated request. */
+  callers: CallerAccessReader
   /** Writes password changes, with their audit row. */
   userService: UserService
   tokens: TokenService
@@ -252,7 +255,7 @@ export class AuthService {
     if (verified.kind === 'external') {
       return { id: `${verified.issuer}#${verified.subject}`, roles: verified.roles }
     }
-    const user = await this.#deps.users.findById(this.#deps.db, verified.userId)
+    const user = await this.#deps.callers.find(verified.userId)
     if (!user || user.disabled) {
       throw new UnauthorizedError('The account of this token is disabled or gone', 'TOKEN_INVALID')
     }
