@@ -13,6 +13,38 @@ import type { ConditionFields } from './condition.schemas.ts'
 
 export type ConditionRow = Selectable<ConditionTable>
 
+/**
+ * Columns of the API representation of a condition (see `toCondition`). API reads select only
+ * these, so that no request parses the sync base and the change times without using them.
+ */
+export const CONDITION_VIEW_COLUMNS = [
+  'id',
+  'patient_id',
+  'source',
+  'code',
+  'is_neurological',
+  'clinical_status',
+  'verification_status',
+  'onset',
+  'abatement',
+  'recorded_date',
+  'version',
+  'created_at',
+  'updated_at',
+  'updated_by',
+  'fhir_id',
+  'fhir_version_id',
+  'sync_state',
+  'sync_error',
+] as const
+
+export type ConditionView = Pick<ConditionRow, (typeof CONDITION_VIEW_COLUMNS)[number]>
+
+type ConditionFieldColumns = Pick<
+  ConditionRow,
+  'code' | 'clinical_status' | 'verification_status' | 'onset' | 'abatement' | 'recorded_date'
+>
+
 export interface ConditionFilter {
   patientId?: string
   codeSystem?: string
@@ -33,7 +65,7 @@ function fieldColumns(fields: ConditionFields, isNeurological: boolean) {
 }
 
 /** Reads the mapped fields of a stored row. */
-export function conditionFieldsOf(row: ConditionRow): ConditionFields {
+export function conditionFieldsOf(row: ConditionFieldColumns): ConditionFields {
   return {
     code: row.code as ConditionFields['code'],
     clinicalStatus: row.clinical_status,
@@ -93,6 +125,16 @@ export class ConditionRepository {
     return query.executeTakeFirst()
   }
 
+  /** Reads the API representation's columns of a live condition. */
+  async findViewById(db: Executor, id: string): Promise<ConditionView | undefined> {
+    return db
+      .selectFrom('conditions')
+      .select(CONDITION_VIEW_COLUMNS)
+      .where('id', '=', id)
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst()
+  }
+
   async findByFhirId(
     db: Executor,
     fhirId: string,
@@ -128,8 +170,11 @@ export class ConditionRepository {
     filter: ConditionFilter,
     limit: number,
     after?: PageCursor,
-  ): Promise<ConditionRow[]> {
-    let query = db.selectFrom('conditions').selectAll().where('deleted_at', 'is', null)
+  ): Promise<ConditionView[]> {
+    let query = db
+      .selectFrom('conditions')
+      .select(CONDITION_VIEW_COLUMNS)
+      .where('deleted_at', 'is', null)
     if (filter.patientId) query = query.where('patient_id', '=', filter.patientId)
     if (filter.code) {
       const wanted = filter.codeSystem

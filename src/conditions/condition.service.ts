@@ -28,7 +28,7 @@ import {
   conditionFieldsOf,
   type ConditionFilter,
   type ConditionRepository,
-  type ConditionRow,
+  type ConditionView,
 } from './condition.repository.ts'
 import type { Condition, ConditionFields } from './condition.schemas.ts'
 import {
@@ -61,7 +61,7 @@ export interface ConditionListQuery {
  * Converts a row to its API representation, with the codes that `chapterG` and the status value
  * sets flag.
  */
-export function toCondition(row: ConditionRow, chapterG: ChapterGCodeList): Condition {
+export function toCondition(row: ConditionView, chapterG: ChapterGCodeList): Condition {
   const fields = conditionFieldsOf(row)
   return {
     id: row.id,
@@ -150,7 +150,7 @@ export class ConditionService {
   }
 
   async get(id: string): Promise<Condition> {
-    const row = await this.#deps.conditions.findById(this.#deps.db, id)
+    const row = await this.#deps.conditions.findViewById(this.#deps.db, id)
     if (!row) throw new NotFoundError('Condition', id)
     return toCondition(row, this.#deps.valueSet)
   }

@@ -26,7 +26,7 @@ import {
   patientFieldsOf,
   type PatientFilter,
   type PatientRepository,
-  type PatientRow,
+  type PatientView,
 } from './patient.repository.ts'
 import { checkDeathAfterBirth, type Patient, type PatientFields } from './patient.schemas.ts'
 
@@ -53,7 +53,7 @@ export interface PatientListQuery extends Omit<
 }
 
 /** Converts a row to its API representation. */
-export function toPatient(row: PatientRow): Patient {
+export function toPatient(row: PatientView): Patient {
   return {
     id: row.id,
     source: row.source,
@@ -126,7 +126,7 @@ export class PatientService {
   }
 
   async get(id: string): Promise<Patient> {
-    const row = await this.#deps.patients.findById(this.#deps.db, id)
+    const row = await this.#deps.patients.findViewById(this.#deps.db, id)
     if (!row) throw new NotFoundError('Patient', id)
     return toPatient(row)
   }
