@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util'
 import { createRegistry, type Registry } from '../src/app.ts'
 import { loadConfig } from '../src/platform/config.ts'
 import { createLogger } from '../src/platform/logger.ts'
-import { dropBenchSchemas } from './lib/environment.ts'
+import { benchAuthorization, dropBenchSchemas } from './lib/environment.ts'
 import type { PushJobData } from '../src/platform/queue.ts'
 
 const { values } = parseArgs({
@@ -58,12 +58,16 @@ function say(line: string): void {
 }
 
 /** Creates `count` patients through the API (not started: requests go straight to the app). */
-async function createPatients(registry: Registry, count: number): Promise<PushJobData[]> {
+async function createPatients(
+  registry: Registry,
+  authorization: string,
+  count: number,
+): Promise<PushJobData[]> {
   const jobs: PushJobData[] = []
   for (let index = 0; index < count; index++) {
     const response = await registry.app.request('/patients', {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
+      headers: { 'Content-Type': 'application/json', Authorization: authorization },
       body: JSON.stringify({
         names: [{ use: 'official', family: `Bench${String(index)}`, given: ['Ada'] }],
         birthDate: '1970-01-01',
@@ -79,11 +83,19 @@ async function createPatients(registry: Registry, count: number): Promise<PushJo
 }
 
 /** Changes every row's birth date, so the next push of each is an update. */
-async function editPatients(registry: Registry, jobs: readonly PushJobData[]): Promise<void> {
+async function editPatients(
+  registry: Registry,
+  authorization: string,
+  jobs: readonly PushJobData[],
+): Promise<void> {
   for (const job of jobs) {
     const response = await registry.app.request(`/patients/${job.entityId}`, {
       method: 'PATCH',
-      headers: { 'Content-Type': 'application/merge-patch+json', 'If-Match': '"1"' },
+      headers: {
+        'Content-Type': 'application/merge-patch+json',
+        'If-Match': '"1"',
+        Authorization: authorization,
+      },
       body: JSON.stringify({ birthDate: '1971-02-03' }),
     })
     if (response.status !== 200) throw new Error(`PATCH /patients returned ${response.status}`)
@@ -121,10 +133,11 @@ function report(label: string, singleSeconds: number, bundleSeconds: number): vo
 const registry = await createRegistry(config, { logger: createLogger('warn', { bench: 'push' }) })
 try {
   say(`Pushing ${rowCount} new patients and then an edit of each, against ${config.FHIR_BASE_URL}`)
-  const singleJobs = await createPatients(registry, rowCount)
-  const bundleJobs = await createPatients(registry, rowCount)
+  const authorization = await benchAuthorization(registry)
+  const singleJobs = await createPatients(registry, authorization, rowCount)
+  const bundleJobs = await createPatients(registry, authorization, rowCount)
   // Warm HAPI's caches and the connection pools, so neither side pays the first-request cost.
-  const warmup = await createPatients(registry, 5)
+  const warmup = await createPatients(registry, authorization, 5)
   await timeSingles(registry, warmup.slice(0, 2))
   await timeBundles(registry, warmup.slice(2))
 
@@ -132,8 +145,8 @@ try {
   const createBundles = await timeBundles(registry, bundleJobs)
   report('creates', createSingles, createBundles)
 
-  await editPatients(registry, singleJobs)
-  await editPatients(registry, bundleJobs)
+  await editPatients(registry, authorization, singleJobs)
+  await editPatients(registry, authorization, bundleJobs)
   const updateSingles = await timeSingles(registry, singleJobs)
   const updateBundles = await timeBundles(registry, bundleJobs)
   report('updates', updateSingles, updateBundles)
