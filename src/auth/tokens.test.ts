@@ -97,6 +97,38 @@ describe('local tokens', () => {
     )
   })
 
+  it('verifies a known token again', async () => {
+    const tokens = service()
+    const { token } = await tokens.issue('user-1', ['clinician'])
+    await tokens.verify(token)
+
+    expect(await tokens.verify(token)).toEqual({ kind: 'local', userId: 'user-1', issuedAt: NOW })
+  })
+
+  it('rejects a known token once it expires', async () => {
+    let now = NOW
+    const tokens = service({ clock: { now: () => now } })
+    const { token } = await tokens.issue('user-1', ['clinician'])
+    await tokens.verify(token)
+    now = new Date(NOW.getTime() + 920_000)
+    await tokens.verify(token)
+    now = new Date(NOW.getTime() + 931_000)
+
+    expect(await rejectionCode(tokens.verify(token))).toBe('TOKEN_EXPIRED')
+  })
+
+  it('rejects a changed signature of a known token', async () => {
+    const tokens = service()
+    const { token } = await tokens.issue('user-1', ['clinician'])
+    await tokens.verify(token)
+    const [header, payload, signature = ''] = token.split('.')
+    const changed = `${signature.startsWith('A') ? 'B' : 'A'}${signature.slice(1)}`
+
+    expect(await rejectionCode(tokens.verify(`${header}.${payload}.${changed}`))).toBe(
+      'TOKEN_INVALID',
+    )
+  })
+
   it('rejects a token of an unknown issuer', async () => {
     const { token } = await service({ issuer: 'urn:someone-else' }).issue('user-1', ['admin'])
 
