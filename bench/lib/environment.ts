@@ -118,8 +118,14 @@ async function packageVersion(name: string): Promise<string> {
   return version
 }
 
-/** Prints the machine, the versions and the HAPI server the figures of this run come from. */
-export async function printEnvironment(config: Config): Promise<void> {
+/**
+ * Prints the machine, the versions and the HAPI server the figures of this run come from. Pass
+ * `fhirServer: false` for a run that never calls FHIR_BASE_URL, so nothing is sent there.
+ */
+export async function printEnvironment(
+  config: Config,
+  options: { fhirServer?: boolean } = {},
+): Promise<void> {
   const cpus = os.cpus()
   say(
     `- machine: ${String(cpus.length)} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}`,
@@ -133,7 +139,9 @@ export async function printEnvironment(config: Config): Promise<void> {
   say(
     `- Node.js ${process.versions.node}, PostgreSQL ${await postgresVersion(config.DATABASE_URL)}, pg-boss ${await packageVersion('pg-boss')}`,
   )
-  say(`- FHIR server: ${await hapiVersion(config.FHIR_BASE_URL)} at ${config.FHIR_BASE_URL}`)
+  if (options.fhirServer ?? true) {
+    say(`- FHIR server: ${await hapiVersion(config.FHIR_BASE_URL)} at ${config.FHIR_BASE_URL}`)
+  }
   say()
 }
 

@@ -1,0 +1,481 @@
+/**
+ * Measures the HTTP API's reads and writes. It runs the API in a child process (PROCESS_ROLE=api,
+ * no workers, so pushes stay queued and HAPI is never called) over a seeded table, drives each
+ * endpoint at a fixed rate with an open-loop generator, then runs the same SQL straight through
+ * `pg` at the same rate, so the API's own overhead shows, and finally finds each endpoint's
+ * maximum rate with autocannon (closed loop, N connections). Uses schemas of its own in
+ * DATABASE_URL's database and drops them at the end.
+ *
+ *   npm run bench:api -- [--rate N] [--write-rate N] [--seconds N] [--patients N] [--profile 1]
+ *
+ * With --profile 1 the API runs under `node --cpu-prof` and the profile's path is printed.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import http from 'node:http'
+import { readFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import autocannon from 'autocannon'
+import { decodeJwt } from 'jose'
+import { Kysely, PostgresDialect, sql, type CompiledQuery } from 'kysely'
+import type pg from 'pg'
+import { createRegistry } from '../src/app.ts'
+import { CallerAccessReader } from '../src/auth/caller-access.ts'
+import { ConditionRepository } from '../src/conditions/condition.repository.ts'
+import { PatientRepository } from '../src/patients/patient.repository.ts'
+import type { Config } from '../src/platform/config.ts'
+import { createPool, type Database } from '../src/platform/db.ts'
+import { createLogger } from '../src/platform/logger.ts'
+import { parseBenchArgs } from './lib/args.ts'
+import { patientInput, seedPatients } from './lib/api-seed.ts'
+import {
+  benchAuthorization,
+  benchConfig,
+  dropBenchSchemas,
+  printEnvironment,
+} from './lib/environment.ts'
+import { runOpenLoop, type OpenLoopResult } from './lib/open-loop.ts'
+import { formatMs, formatRate, sleep } from './lib/stats.ts'
+import { printTable, printTarget, say } from './lib/table.ts'
+
+const options = parseBenchArgs(
+  'npm run bench:api --',
+  'Drives the registry API and the same SQL through pg at a fixed rate, then at saturation.',
+  {
+    rate: { default: 500, description: 'requests per second of each read endpoint' },
+    'write-rate': { default: 100, description: 'requests per second of each write endpoint' },
+    seconds: { default: 10, description: 'length of each fixed-rate phase, in seconds' },
+    patients: { default: 10_000, description: 'patients seeded before the run' },
+    'conditions-per-patient': { default: 2, min: 0, description: 'conditions of each patient' },
+    connections: { default: 20, description: 'connections of the saturation runs' },
+    'saturation-seconds': { default: 5, description: 'length of each saturation run, in seconds' },
+    profile: { default: 0, min: 0, description: '1 runs the API under node --cpu-prof' },
+  },
+)
+
+/** p99 of every read endpoint must stay under this at the read rate (500/s by default). */
+const READ_P99_TARGET_MS = 20
+
+/** Time the API child may take to migrate and listen, in milliseconds. */
+const START_TIMEOUT_MS = 60_000
+
+// No request goes to FHIR_BASE_URL: an API-only process with REGISTER_SUBSCRIPTIONS=false never
+// calls HAPI at start or on these routes, and pushes stay queued because no worker runs.
+const fhirBaseUrl = options.fhirBaseUrl ?? 'http://127.0.0.1:8080/fhir'
+
+async function freePort(): Promise<number> {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const address = server.address()
+  server.close()
+  if (address === null || typeof address === 'string') throw new Error('No free port was found')
+  return address.port
+}
+
+const port = await freePort()
+const config = benchConfig('api', fhirBaseUrl, {
+  PROCESS_ROLE: 'api',
+  REGISTER_SUBSCRIPTIONS: 'false',
+  HOST: '127.0.0.1',
+  PORT: String(port),
+  AUTH_TOKEN_SECRET: crypto.randomUUID() + crypto.randomUUID(),
+  // Long enough for the longest run; the default 900 s could expire mid-run.
+  AUTH_TOKEN_TTL_SECONDS: '86400',
+  SUBSCRIPTION_SECRET: crypto.randomUUID() + crypto.randomUUID(),
+})
+
+/** Builds the environment that gives the child process the same configuration as `config`. */
+function childEnvironment(config: Config): NodeJS.ProcessEnv {
+  const keys = [
+    'DATABASE_URL',
+    'DATABASE_SCHEMA',
+    'QUEUE_SCHEMA',
+    'DATABASE_POOL_SIZE',
+    'FHIR_BASE_URL',
+    'REGISTRY_IDENTIFIER_SYSTEM',
+    'FHIR_SOURCE_URI',
+    'REGISTER_SUBSCRIPTIONS',
+    'LOG_LEVEL',
+    'PROCESS_ROLE',
+    'HOST',
+    'PORT',
+    'AUTH_TOKEN_SECRET',
+    'AUTH_TOKEN_ISSUER',
+    'AUTH_TOKEN_TTL_SECONDS',
+    'SUBSCRIPTION_SECRET',
+  ] as const
+  const env: NodeJS.ProcessEnv = { ...process.env }
+  for (const key of keys) env[key] = String(config[key])
+  return env
+}
+
+/** Starts the API child and waits until GET /health/live responds. */
+async function startApi(profileDir: string | undefined): Promise<ChildProcess> {
+  const nodeOptions = profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir]
+  const child = spawn('node_modules/.bin/node', [...nodeOptions, 'src/main.ts'], {
+    env: childEnvironment(config),
+    stdio: ['ignore', 'inherit', 'inherit'],
+  })
+  const deadline = Date.now() + START_TIMEOUT_MS
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`The API exited with ${String(child.exitCode)}`)
+    const live = await fetch(`http://127.0.0.1:${String(port)}/health/live`).catch(() => null)
+    if (live?.ok) return child
+    await sleep(200)
+  }
+  child.kill('SIGTERM')
+  throw new Error(`The API did not respond within ${String(START_TIMEOUT_MS)} ms`)
+}
+
+async function stopApi(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return
+  const exited = once(child, 'exit')
+  child.kill('SIGTERM')
+  await exited
+}
+
+/** Clock ticks per second of /proc/<pid>/stat; 100 on Linux for x86-64 and arm64. */
+const CLOCK_TICKS_PER_SECOND = 100
+
+/**
+ * CPU seconds (user and system) a process has used so far, from /proc; NaN where there is no
+ * /proc. CPU per request varies less than latency on a busy machine, so fixes show in it.
+ */
+async function cpuSecondsOf(pid: number | undefined): Promise<number> {
+  if (pid === undefined) return Number.NaN
+  try {
+    const stat = await readFile(`/proc/${String(pid)}/stat`, 'utf8')
+    // Fields after the command name, which may contain spaces, start at field 3 (state).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND
+  } catch {
+    return Number.NaN
+  }
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256 })
+
+interface Reply {
+  status: number
+  etag: string | undefined
+}
+
+/** Sends one request to the API child and reads the whole response. */
+function request(method: string, path: string, headers: http.OutgoingHttpHeaders, body?: string) {
+  return new Promise<Reply>((resolve, reject) => {
+    const outgoing = http.request(
+      { agent, host: '127.0.0.1', port, method, path, headers },
+      (response) => {
+        response.on('data', () => undefined)
+        response.on('end', () => {
+          const etag = response.headers.etag
+          resolve({ status: response.statusCode ?? 0, etag })
+        })
+        response.on('error', reject)
+      },
+    )
+    outgoing.on('error', reject)
+    outgoing.end(body)
+  })
+}
+
+/** One endpoint under test: how to send its `index`th request and the status it must return. */
+interface Endpoint {
+  name: string
+  kind: 'read' | 'write'
+  method: string
+  expectedStatus: number
+  /** Path, headers and body of the `index`th request. */
+  build(index: number): { path: string; headers: http.OutgoingHttpHeaders; body?: string }
+  /** Called with every successful reply, so writes can learn the next version. */
+  onReply?(index: number, reply: Reply): void
+  /** The same SQL as the endpoint's repository call, for the `index`th request; reads only. */
+  direct?: (index: number) => Promise<void>
+}
+
+interface Measured {
+  endpoint: string
+  via: string
+  rate: number
+  result: OpenLoopResult
+  /** CPU time of the API process per request, in milliseconds; NaN for the pg rows. */
+  cpuMsPerRequest: number
+}
+
+const registry = await createRegistry(config, { logger: createLogger('warn', { bench: 'api' }) })
+const pool = createPool(config.DATABASE_URL, config.DATABASE_SCHEMA, config.DATABASE_POOL_SIZE)
+let child: ChildProcess | undefined
+let failed = false
+try {
+  say('# API benchmark')
+  say()
+  await printEnvironment(config, { fhirServer: false })
+
+  const authorization = await benchAuthorization(registry)
+  const userId = String(decodeJwt(authorization.slice('Bearer '.length)).sub)
+  const seedStarted = performance.now()
+  const patientIds = await seedPatients(registry.db, {
+    patientCount: options.patients,
+    conditionsPerPatient: options['conditions-per-patient'],
+    registryIdentifierSystem: config.REGISTRY_IDENTIFIER_SYSTEM,
+  })
+  await sql`analyze`.execute(registry.db)
+  say(
+    `Seeded ${String(options.patients)} patients with ${String(options['conditions-per-patient'])} conditions each in ${((performance.now() - seedStarted) / 1000).toFixed(1)} s.`,
+  )
+  say()
+  await registry.stop()
+
+  const profileDir =
+    options.profile === 1
+      ? join(tmpdir(), `bench-api-profile-${Date.now().toString(36)}`)
+      : undefined
+  child = await startApi(profileDir)
+
+  const patientAt = (index: number) => patientIds[index % patientIds.length] ?? ''
+  const direct = await directQueries(pool, userId, patientAt)
+  const readHeaders = { authorization }
+  const writeHeaders = { authorization, 'content-type': 'application/json' }
+  const versions = new Map<string, number>()
+  let patchNext = 0
+  const patchTargets = new Map<number, string>()
+
+  const endpoints: Endpoint[] = [
+    {
+      name: 'GET /patients/{id}',
+      kind: 'read',
+      method: 'GET',
+      expectedStatus: 200,
+      build: (index) => ({ path: `/patients/${patientAt(index * 7919)}`, headers: readHeaders }),
+      direct: (index) => direct.patient(index * 7919),
+    },
+    {
+      name: 'GET /patients (first page)',
+      kind: 'read',
+      method: 'GET',
+      expectedStatus: 200,
+      build: () => ({ path: '/patients', headers: readHeaders }),
+      direct: () => direct.patientPage(),
+    },
+    {
+      name: 'GET /conditions?patientId=',
+      kind: 'read',
+      method: 'GET',
+      expectedStatus: 200,
+      build: (index) => ({
+        path: `/conditions?patientId=${patientAt(index * 7919)}`,
+        headers: readHeaders,
+      }),
+      direct: (index) => direct.conditionsOfPatient(index * 7919),
+    },
+    {
+      name: 'POST /patients',
+      kind: 'write',
+      method: 'POST',
+      expectedStatus: 201,
+      build: (index) => ({
+        path: '/patients',
+        headers: writeHeaders,
+        body: JSON.stringify(patientInput(options.patients + index)),
+      }),
+    },
+    {
+      name: 'PATCH /patients/{id}',
+      kind: 'write',
+      method: 'PATCH',
+      expectedStatus: 200,
+      // Each request takes the next patient, so no two requests in flight race for one version.
+      build: (index) => {
+        const id = patientAt(patchNext++)
+        patchTargets.set(index, id)
+        return {
+          path: `/patients/${id}`,
+          headers: { ...writeHeaders, 'if-match': `"${String(versions.get(id) ?? 1)}"` },
+          body: JSON.stringify({
+            telecom: [{ system: 'phone', value: `+41 61 ${String(index).padStart(7, '0')}` }],
+          }),
+        }
+      },
+      onReply: (index, reply) => {
+        const id = patchTargets.get(index)
+        patchTargets.delete(index)
+        if (id !== undefined && reply.etag !== undefined)
+          versions.set(id, Number(reply.etag.replaceAll('"', '')))
+      },
+    },
+  ]
+
+  const measured: Measured[] = []
+  for (const endpoint of endpoints) {
+    const rate = endpoint.kind === 'read' ? options.rate : options['write-rate']
+    const cpuBefore = await cpuSecondsOf(child.pid)
+    const result = await runOpenLoop(rate, options.seconds, async (index) => {
+      const { path, headers, body } = endpoint.build(index)
+      const reply = await request(endpoint.method, path, headers, body)
+      if (reply.status !== endpoint.expectedStatus) return false
+      endpoint.onReply?.(index, reply)
+      return true
+    })
+    const cpuMsPerRequest = (((await cpuSecondsOf(child.pid)) - cpuBefore) * 1000) / result.sent
+    measured.push({ endpoint: endpoint.name, via: 'API', rate, result, cpuMsPerRequest })
+    const { direct: directQuery } = endpoint
+    if (directQuery) {
+      const directResult = await runOpenLoop(rate, options.seconds, async (index) => {
+        await directQuery(index)
+        return true
+      })
+      measured.push({
+        endpoint: endpoint.name,
+        via: 'pg, same SQL',
+        rate,
+        result: directResult,
+        cpuMsPerRequest: Number.NaN,
+      })
+    }
+  }
+
+  say(`## Fixed rate, open loop, ${String(options.seconds)} s per row`)
+  say()
+  say("Latency counts from each request's scheduled start. The pg rows run the SQL of the")
+  say('caller lookup and the repository query in sequence, as the API does for one request.')
+  say()
+  printTable(
+    ['endpoint', 'via', 'target', 'achieved', 'p50', 'p95', 'p99', 'max', 'errors', 'API CPU'],
+    measured.map(({ endpoint, via, rate, result, cpuMsPerRequest }) => [
+      endpoint,
+      via,
+      `${String(rate)}/s`,
+      formatRate(result.achievedRate, 1),
+      formatMs(result.latency.p50Ms),
+      formatMs(result.latency.p95Ms),
+      formatMs(result.latency.p99Ms),
+      formatMs(result.latency.maxMs),
+      `${String(result.errors)} of ${String(result.sent)}`,
+      Number.isNaN(cpuMsPerRequest) ? '' : `${cpuMsPerRequest.toFixed(2)} ms/req`,
+    ]),
+  )
+
+  const saturation: string[][] = []
+  for (const endpoint of endpoints) {
+    let index = 0
+    const cpuBefore = await cpuSecondsOf(child.pid)
+    const result = await autocannon({
+      url: `http://127.0.0.1:${String(port)}`,
+      connections: options.connections,
+      duration: options['saturation-seconds'],
+      requests: [
+        {
+          method: endpoint.method as autocannon.Request['method'],
+          // autocannon gives each connection a context object, reset before each of its requests.
+          setupRequest: (req, context) => {
+            const current = index++
+            ;(context as { index?: number }).index = current
+            const built = endpoint.build(current)
+            return {
+              ...req,
+              path: built.path,
+              headers: built.headers as Record<string, string>,
+              body: built.body,
+            }
+          },
+          onResponse: (status, _body, context, headers = {}) => {
+            if (status !== endpoint.expectedStatus) return
+            const name = Object.keys(headers).find((key) => key.toLowerCase() === 'etag')
+            const etag = name === undefined ? undefined : String(headers[name])
+            const current = (context as { index?: number }).index ?? -1
+            endpoint.onReply?.(current, { status, etag })
+          },
+        },
+      ],
+    })
+    const cpuSeconds = (await cpuSecondsOf(child.pid)) - cpuBefore
+    saturation.push([
+      endpoint.name,
+      String(options.connections),
+      formatRate(result.requests.total, result.duration),
+      formatMs(result.latency.p50),
+      formatMs(result.latency.p99),
+      String(result.errors + result.timeouts + result.non2xx),
+      `${((cpuSeconds * 1000) / result.requests.total).toFixed(2)} ms/req`,
+    ])
+  }
+  say(`## Saturation, closed loop, ${String(options['saturation-seconds'])} s per row (autocannon)`)
+  say()
+  printTable(
+    ['endpoint', 'connections', 'requests/s', 'p50', 'p99', 'errors', 'API CPU'],
+    saturation,
+  )
+
+  const reads = measured.filter(
+    ({ via, endpoint }) =>
+      via === 'API' && endpoints.find((e) => e.name === endpoint)?.kind === 'read',
+  )
+  const worst = Math.max(...reads.map(({ result }) => result.latency.p99Ms))
+  const held = reads.every(
+    ({ result, rate }) => result.errors === 0 && result.achievedRate >= rate * 0.95,
+  )
+  printTarget(
+    `read p99 at ${String(options.rate)} requests per second`,
+    `worst p99 ${formatMs(worst)}${held ? '' : ', rate not held or errors'}`,
+    `under ${String(READ_P99_TARGET_MS)} ms at 500 requests per second`,
+    held && worst < READ_P99_TARGET_MS,
+  )
+  if (profileDir !== undefined) say(`CPU profile of the API: ${profileDir}`)
+} catch (error) {
+  failed = true
+  process.stderr.write(
+    `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  )
+} finally {
+  if (child) await stopApi(child)
+  agent.destroy()
+  await pool.end()
+  await registry.stop().catch(() => undefined)
+  await dropBenchSchemas(config)
+}
+process.exit(failed ? 1 : 0)
+
+/**
+ * Builds the direct `pg` version of each read: the caller lookup the API runs (its prepared
+ * statement), then the SQL of the repository read, recorded once through a logging Kysely and
+ * replayed with each request's ids.
+ */
+async function directQueries(pool: pg.Pool, userId: string, patientAt: (index: number) => string) {
+  const recorded: CompiledQuery[] = []
+  const recorder = new Kysely<Database>({
+    dialect: new PostgresDialect({ pool }),
+    log: (event) => {
+      if (event.level === 'query') recorded.push(event.query)
+    },
+  })
+  const callers = new CallerAccessReader(pool)
+  const patients = new PatientRepository()
+  const conditions = new ConditionRepository()
+  const sample = patientAt(0)
+  const record = async (read: () => Promise<unknown>) => {
+    recorded.length = 0
+    await read()
+    return [...recorded]
+  }
+  const patientQueries = await record(() => patients.findViewById(recorder, sample))
+  const pageQueries = await record(() => patients.list(recorder, {}, 51))
+  const conditionQueries = await record(() => conditions.list(recorder, { patientId: sample }, 51))
+
+  const replay = async (queries: CompiledQuery[], id: string) => {
+    await callers.find(userId)
+    for (const query of queries) {
+      await pool.query(
+        query.sql,
+        query.parameters.map((value) => (value === sample ? id : value)),
+      )
+    }
+  }
+  return {
+    patient: (index: number) => replay(patientQueries, patientAt(index)),
+    patientPage: () => replay(pageQueries, sample),
+    conditionsOfPatient: (index: number) => replay(conditionQueries, patientAt(index)),
+  }
+}
