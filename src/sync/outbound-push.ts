@@ -1,5 +1,5 @@
 import type { Condition as FhirCondition, Patient as FhirPatient } from '@medplum/fhirtypes'
-import type { Kysely } from 'kysely'
+import { sql, type Kysely } from 'kysely'
 import type { ConditionRepository, ConditionRow } from '../conditions/condition.repository.ts'
 import type { ConditionFields } from '../conditions/condition.schemas.ts'
 import { conditionResourceFromFields } from '../fhir/condition-mapping.ts'
@@ -8,7 +8,7 @@ import { patientResourceFromFields } from '../fhir/patient-mapping.ts'
 import type { PatientRepository, PatientRow } from '../patients/patient.repository.ts'
 import type { PatientFields } from '../patients/patient.schemas.ts'
 import type { Clock } from '../platform/clock.ts'
-import type { Database, Executor } from '../platform/db.ts'
+import { toJson, type Database } from '../platform/db.ts'
 import type { Logger } from '../platform/logger.ts'
 import type { PushJobData } from '../platform/queue.ts'
 import { recordSyncPoint, setSyncState, type SyncedTable } from '../platform/sync-columns.ts'
@@ -30,6 +30,14 @@ const TABLES: Record<'patient' | 'condition', SyncedTable> = {
 
 /** How often one push re-reads and retries after HAPI reports a newer version. */
 const MAX_VERSION_CONFLICT_ROUNDS = 5
+
+/** A row written by a Bundle, with the version FHIR stored and its open conflicts. */
+export interface RecordedWrite {
+  entityType: 'patient' | 'condition'
+  row: PatientRow | ConditionRow
+  stored: FhirPatient | FhirCondition
+  open: readonly ConflictRow[]
+}
 
 export type PushOutcome = 'pushed' | 'unchanged' | 'deleted' | 'skipped' | 'merged-first' | 'held'
 
@@ -261,26 +269,51 @@ export class OutboundPush {
     return { resource, open }
   }
 
-  /**
-   * Records the version FHIR stored for a write of the row as the new sync point, inside the
-   * caller's transaction when `executor` is one.
-   */
+  /** Records the version FHIR stored for a write of the row as the new sync point. */
   async recordWrite(
     entityType: 'patient' | 'condition',
     row: PatientRow | ConditionRow,
     stored: FhirPatient | FhirCondition,
     open: readonly ConflictRow[],
-    executor: Executor = this.#deps.db,
   ): Promise<void> {
     const entity = this.#deps.merge.entity(entityType)
-    await this.#record(
-      TABLES[entityType],
-      row,
-      stored,
-      entity.fieldsOfResource(stored),
-      open,
-      executor,
-    )
+    await this.#record(TABLES[entityType], row, stored, entity.fieldsOfResource(stored), open)
+  }
+
+  /**
+   * Records the versions FHIR stored for the writes of one Bundle as their new sync points, with
+   * one UPDATE per table in one transaction. The rules are those of `recordSyncPoint`: a row is
+   * `synced` only at the version that was written, and `fhir_version_id` never moves backwards.
+   */
+  async recordWrites(writes: readonly RecordedWrite[]): Promise<void> {
+    await this.#deps.db.transaction().execute(async (trx) => {
+      for (const entityType of ['patient', 'condition'] as const) {
+        const ofType = writes.filter((write) => write.entityType === entityType)
+        if (ofType.length === 0) continue
+        const entity = this.#deps.merge.entity(entityType)
+        const values = ofType.map(
+          ({ row, stored }) =>
+            sql`(${row.id}::uuid, ${versionIdOf(stored)}::integer,
+              ${stored.meta?.lastUpdated ?? null}::timestamptz,
+              ${toJson(entity.fieldsOfResource(stored))}::jsonb, ${row.version}::integer)`,
+        )
+        await sql`
+          update ${sql.table(TABLES[entityType])} as t set
+            fhir_version_id = v.fhir_version_id,
+            fhir_last_updated = v.fhir_last_updated,
+            sync_base = v.sync_base,
+            sync_state = case when t.version = v.row_version then 'synced' else 'pending' end,
+            sync_error = null,
+            sync_attempts = 0
+          from (values ${sql.join(values)})
+            as v (id, fhir_version_id, fhir_last_updated, sync_base, row_version)
+          where t.id = v.id
+            and (t.fhir_version_id is null or t.fhir_version_id <= v.fhir_version_id)`.execute(trx)
+        for (const { row, open } of ofType) {
+          if (open.length > 0) await setSyncState(trx, TABLES[entityType], row.id, 'conflict')
+        }
+      }
+    })
   }
 
   /**
@@ -499,16 +532,15 @@ export class OutboundPush {
     stored: FhirPatient | FhirCondition,
     base: unknown,
     open: readonly ConflictRow[],
-    executor: Executor = this.#deps.db,
   ): Promise<void> {
-    await recordSyncPoint(executor, table, row.id, {
+    await recordSyncPoint(this.#deps.db, table, row.id, {
       fhirVersionId: versionIdOf(stored),
       fhirLastUpdated: stored.meta?.lastUpdated ? new Date(stored.meta.lastUpdated) : null,
       base,
       rowVersion: row.version,
       inStep: true,
     })
-    if (open.length > 0) await setSyncState(executor, table, row.id, 'conflict')
+    if (open.length > 0) await setSyncState(this.#deps.db, table, row.id, 'conflict')
   }
 }
 

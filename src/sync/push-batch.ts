@@ -305,12 +305,14 @@ export class PushBatch {
       if (resource?.resourceType === write.resource.resourceType) stored.push({ write, resource })
       else unknown.push(write)
     }
-    // One commit for the whole Bundle rather than one per row.
-    await this.#deps.db.transaction().execute(async (trx) => {
-      for (const { write, resource } of stored) {
-        await push.recordWrite(write.job.entityType, write.row, resource, write.open, trx)
-      }
-    })
+    await push.recordWrites(
+      stored.map(({ write, resource }) => ({
+        entityType: write.job.entityType,
+        row: write.row,
+        stored: resource,
+        open: write.open,
+      })),
+    )
     for (const { write } of stored) results.push({ job: write.job, outcome: 'pushed-in-bundle' })
     // Without the stored version the sync point is unknown; the single push reads it.
     for (const write of unknown) {
