@@ -331,11 +331,15 @@ export class SyncWorkers {
     }
 
     // The delivery is only a hint, because its body may be an old version, arrive out of order or
-    // not come from HAPI at all. So the merge works on the current version in HAPI.
+    // not come from HAPI at all. So the merge works on the current version in HAPI. The pending
+    // notifications are listed before this read, because one stored after it may name a version
+    // that the read lacks, and that one must stay unprocessed for its own job.
+    const readStarted = performance.now()
     const current = await fhir.read<Resource & { resourceType: typeof resourceType }>(
       resourceType,
       resourceId,
     )
+    const fhirReadMs = Math.round(performance.now() - readStarted)
     const outcome = current
       ? await this.#apply(current, job.id)
       : await merge.applyDeletion(resourceType, resourceId, job.id)
@@ -350,6 +354,7 @@ export class SyncWorkers {
     logger.info('FHIR change merged', {
       outcome,
       notifications: pending.length,
+      fhirReadMs,
       durationMs: Math.round(performance.now() - started),
     })
     return outcome
