@@ -1,5 +1,12 @@
-import { describe, expect, it } from 'vitest'
-import { UsageError, parseBackfillArgs, summaryLine } from './backfill.ts'
+import { readFileSync } from 'node:fs'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import {
+  MEMORY_FLAGS,
+  UsageError,
+  parseBackfillArgs,
+  summaryLine,
+  uncompressedFetch,
+} from './backfill.ts'
 
 function usageErrorOf(argv: string[]): UsageError {
   try {
@@ -117,5 +124,37 @@ describe('summaryLine', () => {
     expect(line).toBe(
       'from-fhir finished: 12 processed in 3s (not-enrolled 9, enrolled 2, failed 1)',
     )
+  })
+})
+
+describe('uncompressedFetch', () => {
+  afterEach(() => {
+    vi.unstubAllGlobals()
+  })
+
+  it('asks for identity encoding and keeps other headers', async () => {
+    const fetchMock = vi.fn(() => Promise.resolve(new Response('{}')))
+    vi.stubGlobal('fetch', fetchMock)
+
+    await uncompressedFetch('http://fhir.test/Patient', {
+      method: 'GET',
+      headers: { Accept: 'application/fhir+json' },
+    })
+
+    const init = (fetchMock.mock.calls[0] as unknown[] | undefined)?.[1] as RequestInit
+    const headers = new Headers(init.headers)
+    expect(headers.get('accept-encoding')).toBe('identity')
+    expect(headers.get('accept')).toBe('application/fhir+json')
+    expect(init.method).toBe('GET')
+  })
+})
+
+describe('npm run backfill', () => {
+  it('starts node with the memory flags', () => {
+    const manifest = JSON.parse(
+      readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
+    ) as { scripts: Record<string, string> }
+
+    expect(manifest.scripts.backfill).toBe(`node ${MEMORY_FLAGS.join(' ')} scripts/backfill.ts`)
   })
 })
