@@ -20,6 +20,7 @@
  * BENCH_REGISTRY_CPU_PROF_DIR=dir runs the registry with `--cpu-prof` and writes its profile there.
  */
 import type { Bundle, Condition, Patient } from '@medplum/fhirtypes'
+import { readFile } from 'node:fs/promises'
 import pg from 'pg'
 import { FhirClient } from '../src/fhir/fhir-client.ts'
 import { deleteSubscriptions } from '../src/fhir/subscriptions.ts'
@@ -117,9 +118,11 @@ try {
 
   const writes = await writeAtSteadyRate(bases, bare)
   const registryLost = writes.filter((write) => write.registryVisibleAt === undefined).length
-  await report(config, writes, bare)
+  await report(config, writes, bare, registry.logFile)
   if (registryLost > 0) {
-    say(`${String(registryLost)} writes never showed in the registry; see its log.`)
+    say(
+      `${String(registryLost)} writes never showed in the registry. Its log is ${registry.logFile}`,
+    )
     failed = true
   }
 } catch (error) {
@@ -202,7 +205,7 @@ async function waitUntilEnrolled(config: Config, patients: readonly string[]): P
     }
     if (Date.now() > deadline) {
       throw new Error(
-        `Only ${String(rows.rows.length)} of ${String(patients.length)} patients were enrolled and in step before the timeout`,
+        `Timed out with ${String(rows.rows.length)} of ${String(patients.length)} patients enrolled and in step; see the registry's log`,
       )
     }
     await sleep(500)
@@ -297,6 +300,7 @@ async function report(
   config: Config,
   writes: readonly Write[],
   receiver: BareReceiver,
+  logFile: string,
 ): Promise<void> {
   const measured = writes.filter((write) => write.measured)
   const delivery: number[] = []
@@ -341,9 +345,19 @@ async function report(
   const stages = await registryStages(config, measured, receiver)
   printTable(headers, [
     row('receiver (t_bare → its transaction began)', stages.receiver),
-    row('queue wait (→ merge job started)', stages.queueWait),
+    row('store and queue (→ merge job started)', stages.queueWait),
     row('merge (→ row visible)', stages.merge),
   ])
+  say(
+    'Each row is a distribution of its own, so their means add up to the share but not the percentiles.',
+  )
+  say()
+  const firstMeasured = Math.min(...measured.map((write) => write.hapiRespondedAt))
+  const reads = await mergeReadTimes(logFile, performance.timeOrigin + firstMeasured)
+  printTable(
+    ['merge step (from the registry’s log)', 'merges', 'p50', 'p95', 'p99', 'max', 'mean'],
+    [row('read of the current version from HAPI', reads)],
+  )
 
   const shareP95 = summarizeLatencies(share).p95Ms
   const differenceP95 = summarizeLatencies(visibility).p95Ms - summarizeLatencies(delivery).p95Ms
@@ -365,6 +379,21 @@ async function report(
   )
 }
 
+/**
+ * Returns `fhirReadMs` of the registry's "FHIR change merged" log lines from `sinceEpochMs` on,
+ * which is how long each merge waited for HAPI to return the current version.
+ */
+async function mergeReadTimes(logFile: string, sinceEpochMs: number): Promise<number[]> {
+  const times: number[] = []
+  for (const line of (await readFile(logFile, 'utf8')).split('\n')) {
+    if (!line.includes('"FHIR change merged"')) continue
+    const entry = JSON.parse(line) as { fhirReadMs?: number; timestamp?: string }
+    if (entry.fhirReadMs === undefined || Date.parse(entry.timestamp ?? '') < sinceEpochMs) continue
+    times.push(entry.fhirReadMs)
+  }
+  return times
+}
+
 interface Stages {
   receiver: number[]
   queueWait: number[]
@@ -372,9 +401,12 @@ interface Stages {
 }
 
 /**
- * Splits each write's path through the registry by the times the registry stored: when its
- * notification was stored, and when its merge job was created and started. Postgres
- * and this process read the same system clock, and `now()` is the start of each transaction.
+ * Splits each write's path through the registry by the times the registry stored: when the
+ * receiver's transaction for its notification began (`now()` in Postgres) and when the merge job
+ * that made it visible started. That job is the last one of the resource to start before the row
+ * showed the version. Under a backlog it may be a job sent for an earlier delivery, whose read
+ * from HAPI already found this version, so its queue wait counts as zero. Postgres and this
+ * process read the same system clock.
  */
 async function registryStages(
   config: Config,
@@ -382,44 +414,51 @@ async function registryStages(
   receiver: BareReceiver,
 ): Promise<Stages> {
   const stages: Stages = { receiver: [], queueWait: [], merge: [] }
-  const result = await database.query<{
+  const patientIds = [...new Set(writes.map((write) => write.patientId))]
+  // Postgres returns `numeric` as a string.
+  const notifications = await database.query<{
     resource_id: string
     version_id: number
-    // Postgres returns `numeric` as a string.
     received_ms: string
-    created_ms: string | null
-    started_ms: string | null
   }>(
-    `select n.resource_id, n.version_id,
-            extract(epoch from n.received_at) * 1000 as received_ms,
-            extract(epoch from j.created_on) * 1000 as created_ms,
-            extract(epoch from j.started_on) * 1000 as started_ms
-       from ${config.DATABASE_SCHEMA}.fhir_notifications n
-       left join lateral (
-         select created_on, started_on from ${config.QUEUE_SCHEMA}.job
-          where name = 'fhir-merge' and singleton_key = 'Patient/' || n.resource_id
-            and created_on >= n.received_at
-          order by created_on limit 1
-       ) j on true
-      where n.resource_type = 'Patient' and n.resource_id = any($1)`,
-    [[...new Set(writes.map((write) => write.patientId))]],
+    `select resource_id, version_id, extract(epoch from received_at) * 1000 as received_ms
+       from ${config.DATABASE_SCHEMA}.fhir_notifications
+      where resource_type = 'Patient' and resource_id = any($1)`,
+    [patientIds],
   )
-  const byWrite = new Map(
-    result.rows.map((row) => [`${row.resource_id}/${String(row.version_id)}`, row]),
+  const jobs = await database.query<{ singleton_key: string; started_ms: string }>(
+    `select singleton_key, extract(epoch from started_on) * 1000 as started_ms
+       from ${config.QUEUE_SCHEMA}.job
+      where name = 'fhir-merge' and started_on is not null and singleton_key = any($1)`,
+    [patientIds.map((id) => `Patient/${id}`)],
   )
+  const receivedAt = new Map(
+    notifications.rows.map((row) => [
+      `${row.resource_id}/${String(row.version_id)}`,
+      Number(row.received_ms),
+    ]),
+  )
+  const jobStarts = new Map<string, number[]>()
+  for (const job of jobs.rows) {
+    const starts = jobStarts.get(job.singleton_key) ?? []
+    starts.push(Number(job.started_ms))
+    jobStarts.set(job.singleton_key, starts)
+  }
+
   for (const write of writes) {
-    const row = byWrite.get(`${write.patientId}/${String(write.versionId)}`)
+    const received = receivedAt.get(`${write.patientId}/${String(write.versionId)}`)
     const bareAt = receiver.arrivalOf('Patient', write.patientId, write.versionId)
-    if (row === undefined) continue
-    if (bareAt !== undefined) {
-      stages.receiver.push(Number(row.received_ms) - (performance.timeOrigin + bareAt))
+    if (received === undefined || bareAt === undefined || write.registryVisibleAt === undefined) {
+      continue
     }
-    if (row.created_ms !== null && row.started_ms !== null) {
-      stages.queueWait.push(Number(row.started_ms) - Number(row.created_ms))
-    }
-    if (row.started_ms !== null && write.registryVisibleAt !== undefined) {
-      stages.merge.push(performance.timeOrigin + write.registryVisibleAt - Number(row.started_ms))
-    }
+    const visible = performance.timeOrigin + write.registryVisibleAt
+    const started = Math.max(
+      ...(jobStarts.get(`Patient/${write.patientId}`) ?? []).filter((start) => start <= visible),
+    )
+    if (!Number.isFinite(started)) continue
+    stages.receiver.push(received - (performance.timeOrigin + bareAt))
+    stages.queueWait.push(Math.max(0, started - received))
+    stages.merge.push(visible - Math.max(started, received))
   }
   return stages
 }
