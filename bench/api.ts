@@ -10,11 +10,8 @@
  *
  * With --profile 1 the API runs under `node --cpu-prof` and the profile's path is printed.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
+import type { ChildProcess } from 'node:child_process'
 import http from 'node:http'
-import { readFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
@@ -25,10 +22,10 @@ import { createRegistry } from '../src/app.ts'
 import { CallerAccessReader } from '../src/auth/caller-access.ts'
 import { ConditionRepository } from '../src/conditions/condition.repository.ts'
 import { PatientRepository } from '../src/patients/patient.repository.ts'
-import type { Config } from '../src/platform/config.ts'
 import { createPool, type Database } from '../src/platform/db.ts'
 import { createLogger } from '../src/platform/logger.ts'
 import { parseBenchArgs } from './lib/args.ts'
+import { cpuSecondsOf, freePort, startApi, stopApi } from './lib/api-process.ts'
 import { patientInput, seedPatients } from './lib/api-seed.ts'
 import {
   benchAuthorization,
@@ -37,7 +34,7 @@ import {
   printEnvironment,
 } from './lib/environment.ts'
 import { runOpenLoop, type OpenLoopResult } from './lib/open-loop.ts'
-import { formatMs, formatRate, sleep } from './lib/stats.ts'
+import { formatMs, formatRate } from './lib/stats.ts'
 import { printTable, printTarget, say } from './lib/table.ts'
 
 const options = parseBenchArgs(
@@ -51,6 +48,7 @@ const options = parseBenchArgs(
     'conditions-per-patient': { default: 2, min: 0, description: 'conditions of each patient' },
     connections: { default: 20, description: 'connections of the saturation runs' },
     'saturation-seconds': { default: 5, description: 'length of each saturation run, in seconds' },
+    'warm-up': { default: 300, min: 0, description: 'requests per endpoint before measuring' },
     profile: { default: 0, min: 0, description: '1 runs the API under node --cpu-prof' },
   },
 )
@@ -58,22 +56,12 @@ const options = parseBenchArgs(
 /** p99 of every read endpoint must stay under this at the read rate (500/s by default). */
 const READ_P99_TARGET_MS = 20
 
-/** Time the API child may take to migrate and listen, in milliseconds. */
-const START_TIMEOUT_MS = 60_000
+/** Requests in flight at once during the warm-up. */
+const WARM_UP_CONNECTIONS = 8
 
 // No request goes to FHIR_BASE_URL: an API-only process with REGISTER_SUBSCRIPTIONS=false never
 // calls HAPI at start or on these routes, and pushes stay queued because no worker runs.
 const fhirBaseUrl = options.fhirBaseUrl ?? 'http://127.0.0.1:8080/fhir'
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const address = server.address()
-  server.close()
-  if (address === null || typeof address === 'string') throw new Error('No free port was found')
-  return address.port
-}
 
 const port = await freePort()
 const config = benchConfig('api', fhirBaseUrl, {
@@ -87,76 +75,24 @@ const config = benchConfig('api', fhirBaseUrl, {
   SUBSCRIPTION_SECRET: crypto.randomUUID() + crypto.randomUUID(),
 })
 
-/** Builds the environment that gives the child process the same configuration as `config`. */
-function childEnvironment(config: Config): NodeJS.ProcessEnv {
-  const keys = [
-    'DATABASE_URL',
-    'DATABASE_SCHEMA',
-    'QUEUE_SCHEMA',
-    'DATABASE_POOL_SIZE',
-    'FHIR_BASE_URL',
-    'REGISTRY_IDENTIFIER_SYSTEM',
-    'FHIR_SOURCE_URI',
-    'REGISTER_SUBSCRIPTIONS',
-    'LOG_LEVEL',
-    'PROCESS_ROLE',
-    'HOST',
-    'PORT',
-    'AUTH_TOKEN_SECRET',
-    'AUTH_TOKEN_ISSUER',
-    'AUTH_TOKEN_TTL_SECONDS',
-    'SUBSCRIPTION_SECRET',
-  ] as const
-  const env: NodeJS.ProcessEnv = { ...process.env }
-  for (const key of keys) env[key] = String(config[key])
-  return env
+/** Formats failure reasons as ` (status 500 ×3, socket hang up ×1)`, or nothing for none. */
+function reasonsOf(failures: Map<string, number>): string {
+  if (failures.size === 0) return ''
+  const parts = [...failures].map(([reason, count]) => `${reason} ×${String(count)}`)
+  return ` (${parts.join(', ')})`
 }
-
-/** Starts the API child and waits until GET /health/live responds. */
-async function startApi(profileDir: string | undefined): Promise<ChildProcess> {
-  const nodeOptions = profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir]
-  const child = spawn('node_modules/.bin/node', [...nodeOptions, 'src/main.ts'], {
-    env: childEnvironment(config),
-    stdio: ['ignore', 'inherit', 'inherit'],
-  })
-  const deadline = Date.now() + START_TIMEOUT_MS
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`The API exited with ${String(child.exitCode)}`)
-    const live = await fetch(`http://127.0.0.1:${String(port)}/health/live`).catch(() => null)
-    if (live?.ok) return child
-    await sleep(200)
-  }
-  child.kill('SIGTERM')
-  throw new Error(`The API did not respond within ${String(START_TIMEOUT_MS)} ms`)
-}
-
-async function stopApi(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return
-  const exited = once(child, 'exit')
-  child.kill('SIGTERM')
-  await exited
-}
-
-/** Clock ticks per second of /proc/<pid>/stat; 100 on Linux for x86-64 and arm64. */
-const CLOCK_TICKS_PER_SECOND = 100
 
 /**
- * CPU seconds (user and system) a process has used so far, from /proc; NaN where there is no
- * /proc. CPU per request varies less than latency on a busy machine, so fixes show in it.
+ * Keep-alive connections to the API. Each phase starts with a fresh agent: Node's HTTP server
+ * closes a connection after 5 s idle, and a request sent on such a socket just as it closes
+ * fails with ECONNRESET, which would count against the API.
  */
-async function cpuSecondsOf(pid: number | undefined): Promise<number> {
-  if (pid === undefined) return Number.NaN
-  try {
-    const stat = await readFile(`/proc/${String(pid)}/stat`, 'utf8')
-    // Fields after the command name, which may contain spaces, start at field 3 (state).
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND
-  } catch {
-    return Number.NaN
-  }
-}
+let agent = new http.Agent({ keepAlive: true, maxSockets: 256 })
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 256 })
+function renewAgent(): void {
+  agent.destroy()
+  agent = new http.Agent({ keepAlive: true, maxSockets: 256 })
+}
 
 interface Reply {
   status: number
@@ -203,6 +139,8 @@ interface Measured {
   result: OpenLoopResult
   /** CPU time of the API process per request, in milliseconds; NaN for the pg rows. */
   cpuMsPerRequest: number
+  /** Failed requests by reason: an error message or an unexpected status. */
+  failures: Map<string, number>
 }
 
 const registry = await createRegistry(config, { logger: createLogger('warn', { bench: 'api' }) })
@@ -233,7 +171,7 @@ try {
     options.profile === 1
       ? join(tmpdir(), `bench-api-profile-${Date.now().toString(36)}`)
       : undefined
-  child = await startApi(profileDir)
+  child = await startApi(config, profileDir)
 
   const patientAt = (index: number) => patientIds[index % patientIds.length] ?? ''
   const direct = await directQueries(pool, userId, patientAt)
@@ -308,19 +246,43 @@ try {
     },
   ]
 
+  // A fresh process runs its code unoptimised for the first few hundred requests. Without a
+  // warm-up, the first phase would measure the JIT compiler as well.
+  for (const endpoint of endpoints) {
+    let next = 0
+    await Promise.all(
+      Array.from({ length: WARM_UP_CONNECTIONS }, async () => {
+        for (let index = next++; index < options['warm-up']; index = next++) {
+          const { path, headers, body } = endpoint.build(index)
+          const reply = await request(endpoint.method, path, headers, body)
+          if (reply.status === endpoint.expectedStatus) endpoint.onReply?.(index, reply)
+        }
+      }),
+    )
+  }
+
   const measured: Measured[] = []
   for (const endpoint of endpoints) {
     const rate = endpoint.kind === 'read' ? options.rate : options['write-rate']
+    const failures = new Map<string, number>()
+    const fail = (reason: string) => {
+      failures.set(reason, (failures.get(reason) ?? 0) + 1)
+      return false
+    }
+    renewAgent()
     const cpuBefore = await cpuSecondsOf(child.pid)
     const result = await runOpenLoop(rate, options.seconds, async (index) => {
       const { path, headers, body } = endpoint.build(index)
-      const reply = await request(endpoint.method, path, headers, body)
-      if (reply.status !== endpoint.expectedStatus) return false
+      const reply = await request(endpoint.method, path, headers, body).catch((error: unknown) =>
+        error instanceof Error ? error.message : String(error),
+      )
+      if (typeof reply === 'string') return fail(reply)
+      if (reply.status !== endpoint.expectedStatus) return fail(`status ${String(reply.status)}`)
       endpoint.onReply?.(index, reply)
       return true
     })
     const cpuMsPerRequest = (((await cpuSecondsOf(child.pid)) - cpuBefore) * 1000) / result.sent
-    measured.push({ endpoint: endpoint.name, via: 'API', rate, result, cpuMsPerRequest })
+    measured.push({ endpoint: endpoint.name, via: 'API', rate, result, cpuMsPerRequest, failures })
     const { direct: directQuery } = endpoint
     if (directQuery) {
       const directResult = await runOpenLoop(rate, options.seconds, async (index) => {
@@ -333,6 +295,7 @@ try {
         rate,
         result: directResult,
         cpuMsPerRequest: Number.NaN,
+        failures: new Map(),
       })
     }
   }
@@ -344,7 +307,7 @@ try {
   say()
   printTable(
     ['endpoint', 'via', 'target', 'achieved', 'p50', 'p95', 'p99', 'max', 'errors', 'API CPU'],
-    measured.map(({ endpoint, via, rate, result, cpuMsPerRequest }) => [
+    measured.map(({ endpoint, via, rate, result, cpuMsPerRequest, failures }) => [
       endpoint,
       via,
       `${String(rate)}/s`,
@@ -353,7 +316,7 @@ try {
       formatMs(result.latency.p95Ms),
       formatMs(result.latency.p99Ms),
       formatMs(result.latency.maxMs),
-      `${String(result.errors)} of ${String(result.sent)}`,
+      `${String(result.errors)} of ${String(result.sent)}${reasonsOf(failures)}`,
       Number.isNaN(cpuMsPerRequest) ? '' : `${cpuMsPerRequest.toFixed(2)} ms/req`,
     ]),
   )
@@ -414,14 +377,14 @@ try {
       via === 'API' && endpoints.find((e) => e.name === endpoint)?.kind === 'read',
   )
   const worst = Math.max(...reads.map(({ result }) => result.latency.p99Ms))
-  const held = reads.every(
+  const rateHeld = reads.every(
     ({ result, rate }) => result.errors === 0 && result.achievedRate >= rate * 0.95,
   )
   printTarget(
     `read p99 at ${String(options.rate)} requests per second`,
-    `worst p99 ${formatMs(worst)}${held ? '' : ', rate not held or errors'}`,
+    `worst p99 ${formatMs(worst)}${rateHeld ? '' : ', rate not held or errors'}`,
     `under ${String(READ_P99_TARGET_MS)} ms at 500 requests per second`,
-    held && worst < READ_P99_TARGET_MS,
+    rateHeld && worst < READ_P99_TARGET_MS,
   )
   if (profileDir !== undefined) say(`CPU profile of the API: ${profileDir}`)
 } catch (error) {
