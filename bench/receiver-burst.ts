@@ -7,38 +7,23 @@
  *
  *   npm run bench:receiver -- [--deliveries N] [--concurrency C]
  */
-import { parseArgs } from 'node:util'
 import { createRegistry } from '../src/app.ts'
 import { loadConfig } from '../src/platform/config.ts'
 import { createLogger } from '../src/platform/logger.ts'
-import { dropBenchSchemas } from './lib/environment.ts'
 import { RECEIVER_PATH } from '../src/sync/notification-receiver.ts'
+import { parseBenchArgs } from './lib/args.ts'
+import { dropBenchSchemas } from './lib/environment.ts'
+import { formatMs, formatRate, summarizeLatencies } from './lib/stats.ts'
+import { printTable, say } from './lib/table.ts'
 
-const { values } = parseArgs({
-  options: {
-    deliveries: { type: 'string', default: '2000' },
-    concurrency: { type: 'string', default: '20' },
-    help: { type: 'boolean', default: false },
+const options = parseBenchArgs(
+  'npm run bench:receiver --',
+  'Sends rest-hook deliveries to a registry API without workers and times each response.',
+  {
+    deliveries: { default: 2000, description: 'deliveries to send' },
+    concurrency: { default: 20, description: 'deliveries in flight at once' },
   },
-})
-if (values.help) {
-  process.stdout.write(
-    'Usage: npm run bench:receiver -- [--deliveries N] [--concurrency C]\n' +
-      'Defaults: 2000 deliveries, 20 at a time.\n',
-  )
-  process.exit(0)
-}
-const deliveries = Number(values.deliveries)
-const concurrency = Number(values.concurrency)
-if (
-  !Number.isInteger(deliveries) ||
-  deliveries < 1 ||
-  !Number.isInteger(concurrency) ||
-  concurrency < 1
-) {
-  process.stderr.write('--deliveries and --concurrency must be positive integers\n')
-  process.exit(2)
-}
+)
 
 const suffix = Date.now().toString(36)
 const secret = `bench-secret-${suffix}-0123456789`
@@ -49,15 +34,13 @@ const config = loadConfig(process.env, {
   PROCESS_ROLE: 'api',
   REGISTER_SUBSCRIPTIONS: 'false',
   SUBSCRIPTION_SECRET: secret,
-  LOG_LEVEL: 'warn',
+  // Set, so that the registry does not warn at start about a key it made up.
+  AUTH_TOKEN_SECRET: `bench-token-secret-${suffix}-0123456789abcdef`,
+  LOG_LEVEL: 'error',
 })
 
-function percentile(sorted: readonly number[], fraction: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] ?? 0
-}
-
 const registry = await createRegistry(config, {
-  logger: createLogger('warn', { bench: 'receiver' }),
+  logger: createLogger('error', { bench: 'receiver' }),
 })
 try {
   const { url } = await registry.start()
@@ -66,6 +49,7 @@ try {
   let failures = 0
 
   const sendOne = async (index: number) => {
+    // 500 resources, so a resource gets a new version about every 500 deliveries.
     const id = `bench-${suffix}-${String(index % 500)}`
     const body = JSON.stringify({
       resourceType: 'Patient',
@@ -89,18 +73,32 @@ try {
 
   const started = performance.now()
   await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < deliveries) await sendOne(next++)
+    Array.from({ length: options.concurrency }, async () => {
+      while (next < options.deliveries) await sendOne(next++)
     }),
   )
   const seconds = (performance.now() - started) / 1000
-  latenciesMs.sort((a, b) => a - b)
-  process.stdout.write(
-    `${deliveries} deliveries, ${concurrency} at a time, in ${seconds.toFixed(2)} s: ` +
-      `${(deliveries / seconds).toFixed(0)} per second; latency p50 ` +
-      `${percentile(latenciesMs, 0.5).toFixed(1)} ms, p95 ${percentile(latenciesMs, 0.95).toFixed(1)} ms, ` +
-      `p99 ${percentile(latenciesMs, 0.99).toFixed(1)} ms; ${failures} responses other than 204\n`,
+  const summary = summarizeLatencies(latenciesMs)
+  say(
+    `# Rest-hook receiver: ${String(options.deliveries)} deliveries, ${String(options.concurrency)} at a time`,
   )
+  say()
+  printTable(
+    ['deliveries', 'seconds', 'rate', 'p50', 'p95', 'p99', 'max', 'other than 204'],
+    [
+      [
+        String(summary.count),
+        seconds.toFixed(2),
+        formatRate(options.deliveries, seconds),
+        formatMs(summary.p50Ms),
+        formatMs(summary.p95Ms),
+        formatMs(summary.p99Ms),
+        formatMs(summary.maxMs),
+        String(failures),
+      ],
+    ],
+  )
+  if (failures > 0) process.exitCode = 1
 } finally {
   await registry.stop()
   await dropBenchSchemas(config)
