@@ -4,7 +4,8 @@
  * stream of writes through its HTTP API: PATCH of a patient's birth date and POST of a condition,
  * in turn. For each write the clock runs from the API's 2xx response until `GET {Type}/{id}` on
  * HAPI returns the new content, polled with `Cache-Control: no-cache` while the write is
- * outstanding.
+ * outstanding. The run registers no Subscription, so unlike production HAPI sends no echo of
+ * each push back and the registry merges none.
  *
  *   npm run bench:outbound-latency -- [--rate N] [--duration-seconds N] [--fhir-base-url URL]
  */
