@@ -22,6 +22,7 @@ import path from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { createRegistry } from '../src/app.ts'
+import type { FhirClient } from '../src/fhir/fhir-client.ts'
 import type { Config } from '../src/platform/config.ts'
 import { createLogger } from '../src/platform/logger.ts'
 import {
@@ -79,6 +80,21 @@ interface ChildRun {
   lines: Record<string, unknown>[]
 }
 
+/**
+ * Set by the first Ctrl-C. The terminal sends SIGINT to the child as well, which stops after its
+ * page, and the round then cleans up before the run ends. A second Ctrl-C exits at once.
+ */
+let interrupted = false
+process.on('SIGINT', () => {
+  if (interrupted) process.exit(130)
+  interrupted = true
+  say('Interrupted: cleaning up the round in progress; press Ctrl-C again to quit at once')
+})
+
+function stopWhenInterrupted(): void {
+  if (interrupted) throw new Error('Interrupted')
+}
+
 const LOG_MESSAGES_KEPT = new Set(['Backfill finished', 'Backfill command ended'])
 
 /**
@@ -123,6 +139,7 @@ function statusValueKb(status: string, field: string): number | undefined {
 
 /** Runs the backfill command and samples the child's VmHWM until it exits. */
 async function runBackfill(command: readonly string[], argv: string[], config: Config) {
+  stopWhenInterrupted()
   const [executable = process.execPath, ...commandArgs] = command
   const started = performance.now()
   const child = spawn(executable, [...commandArgs, ...argv], {
@@ -178,6 +195,18 @@ function check(condition: boolean, message: string): void {
   if (!condition) throw new Error(message)
 }
 
+/** Deletes what a round wrote to HAPI and drops its schemas, even when the delete fails. */
+async function cleanUp(hospital: FhirClient, written: readonly string[], config: Config) {
+  try {
+    const seconds = await deleteFromHapi(hospital, written)
+    say(
+      `  deleted the round's ${String(written.length)} resources from HAPI in ${seconds.toFixed(1)} s`,
+    )
+  } finally {
+    await dropBenchSchemas(config)
+  }
+}
+
 function measurementOf(direction: Direction, patients: number, run: ChildRun): Measurement {
   const ended = run.lines.find((line) => line.message === 'Backfill command ended')
   return {
@@ -221,11 +250,7 @@ async function fromFhirRound(command: string[], baseUrl: string, patients: numbe
     )
     return measurementOf('from-fhir', patients, run)
   } finally {
-    const seconds = await deleteFromHapi(hospital, written)
-    say(
-      `  deleted the round's ${String(written.length)} resources from HAPI in ${seconds.toFixed(1)} s`,
-    )
-    await dropBenchSchemas(config)
+    await cleanUp(hospital, written, config)
   }
 }
 
@@ -262,11 +287,7 @@ async function toFhirRound(command: string[], baseUrl: string, patients: number)
     )
     return measurementOf('to-fhir', patients, run)
   } finally {
-    const seconds = await deleteFromHapi(hospital, written)
-    say(
-      `  deleted the round's ${String(written.length)} resources from HAPI in ${seconds.toFixed(1)} s`,
-    )
-    await dropBenchSchemas(config)
+    await cleanUp(hospital, written, config)
   }
 }
 
@@ -287,7 +308,9 @@ try {
   say()
 
   for (const patients of sizes) {
+    stopWhenInterrupted()
     measurements.push(await fromFhirRound(command, hapi.baseUrl, patients))
+    stopWhenInterrupted()
     measurements.push(await toFhirRound(command, hapi.baseUrl, patients))
   }
   say()

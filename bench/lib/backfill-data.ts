@@ -8,18 +8,20 @@ import { createRegistry } from '../../src/app.ts'
 import { ConditionRepository } from '../../src/conditions/condition.repository.ts'
 import type { ConditionFields } from '../../src/conditions/condition.schemas.ts'
 import { ICD_10_CM, SNOMED_CT } from '../../src/fhir/constants.ts'
-import { FhirClient } from '../../src/fhir/fhir-client.ts'
+import { FhirClient, FhirRequestError } from '../../src/fhir/fhir-client.ts'
 import { NeurologyValueSet } from '../../src/fhir/neurology-value-set.ts'
 import { PatientRepository } from '../../src/patients/patient.repository.ts'
 import type { PatientFields } from '../../src/patients/patient.schemas.ts'
 import type { Config } from '../../src/platform/config.ts'
 import { createLogger } from '../../src/platform/logger.ts'
+import { sleep } from './stats.ts'
 
 /** Patients per transaction Bundle while loading HAPI, each with its Conditions. */
 const LOAD_BUNDLE_PATIENTS = 100
 /** Load Bundles in flight at once against HAPI, which runs on few cores. */
 const HAPI_WRITERS = 2
 const DELETE_BUNDLE_ENTRIES = 500
+const DELETE_ATTEMPTS = 5
 /** Registry rows inserted at once while filling the schemas, below the pool's 10 connections. */
 const INSERT_WORKERS = 8
 
@@ -133,8 +135,9 @@ export async function loadHospitalPatients(
 
 /**
  * Deletes resources by reference, Conditions first, because HAPI refuses to delete a Patient that
- * a Condition still references. One Bundle at a time: two concurrent delete Bundles on HAPI 8.8
- * fail with 409 (HAPI-0826, version constraint failure). Returns the seconds it took.
+ * a Condition still references. Delete Bundles that run beside other writes fail now and then on
+ * HAPI 8.8 with 409 (HAPI-0826, version constraint failure), so each goes one at a time and is
+ * sent again after a 409. A delete of a deleted resource succeeds. Returns the seconds it took.
  */
 export async function deleteFromHapi(hospital: FhirClient, references: readonly string[]) {
   const started = performance.now()
@@ -142,11 +145,21 @@ export async function deleteFromHapi(hospital: FhirClient, references: readonly 
   const others = references.filter((reference) => !reference.startsWith('Condition/'))
   for (const group of [conditions, others]) {
     for (const chunk of chunksOf(group, DELETE_BUNDLE_ENTRIES)) {
-      await hospital.transaction({
+      const bundle: Bundle = {
         resourceType: 'Bundle',
         type: 'transaction',
         entry: chunk.map((url) => ({ request: { method: 'DELETE', url } })),
-      })
+      }
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await hospital.transaction(bundle)
+          break
+        } catch (error) {
+          const clash = error instanceof FhirRequestError && error.status === 409
+          if (!clash || attempt === DELETE_ATTEMPTS) throw error
+          await sleep(attempt * 1000)
+        }
+      }
     }
   }
   return (performance.now() - started) / 1000
