@@ -34,7 +34,7 @@ import {
   printEnvironment,
 } from './lib/environment.ts'
 import { runOpenLoop, type OpenLoopResult } from './lib/open-loop.ts'
-import { formatMs, formatRate } from './lib/stats.ts'
+import { formatMs, formatRate, sleep } from './lib/stats.ts'
 import { printTable, printTarget, say } from './lib/table.ts'
 
 const options = parseBenchArgs(
@@ -55,6 +55,9 @@ const options = parseBenchArgs(
 
 /** p99 of every read endpoint must stay under this at the read rate (500/s by default). */
 const READ_P99_TARGET_MS = 20
+
+/** Pause after each saturation run, in milliseconds. */
+const SETTLE_MS = 1000
 
 /** Requests in flight at once during the warm-up. */
 const WARM_UP_CONNECTIONS = 8
@@ -354,6 +357,9 @@ try {
         },
       ],
     })
+    // autocannon closes its connections at the end with requests still running in the API; they
+    // finish within this pause, so their CPU counts here and no request outlives the API's stop.
+    await sleep(SETTLE_MS)
     const cpuSeconds = (await cpuSecondsOf(child.pid)) - cpuBefore
     saturation.push([
       endpoint.name,
