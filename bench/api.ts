@@ -357,7 +357,7 @@ try {
         },
       ],
     })
-    // autocannon closes its connections at the end with requests still running in the API; they
+    // autocannon closes its connections at the end with requests still running in the API. They
     // finish within this pause, so their CPU counts here and no request outlives the API's stop.
     await sleep(SETTLE_MS)
     const cpuSeconds = (await cpuSecondsOf(child.pid)) - cpuBefore
