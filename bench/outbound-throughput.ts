@@ -37,6 +37,7 @@ import {
   createPatients,
   inParallel,
   fetchedPushJobs,
+  forgetDriftCursors,
   syncCounts,
   type BenchPatient,
 } from './lib/registry-rows.ts'
@@ -83,6 +84,7 @@ interface EngineTiming {
  * first push job the worker fetched, so the start of Node.js and of pg-boss are left out.
  */
 async function timeEngine(expected: number): Promise<EngineTiming> {
+  await forgetDriftCursors(registry)
   const fetchedBefore = await fetchedPushJobs(registry)
   const started = performance.now()
   const worker = await startEngineProcess(config, 'worker')
@@ -100,6 +102,12 @@ async function timeEngine(expected: number): Promise<EngineTiming> {
         }
       }
       if (counts.failed > 0) throw new Error(`${String(counts.failed)} rows failed to push`)
+      if (counts.total > expected) {
+        throw new Error(
+          `${String(counts.total - expected)} rows appeared that the run did not create; ` +
+            'a merge of FHIR changes would distort the timing',
+        )
+      }
       if (now > deadline) {
         throw new Error(`Only ${String(counts.synced)} of ${String(expected)} rows synced in time`)
       }
