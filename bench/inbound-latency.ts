@@ -20,7 +20,6 @@
  * BENCH_REGISTRY_CPU_PROF_DIR=dir runs the registry with `--cpu-prof` and writes its profile there.
  */
 import type { Bundle, Condition, Patient } from '@medplum/fhirtypes'
-import { readFile } from 'node:fs/promises'
 import pg from 'pg'
 import { FhirClient } from '../src/fhir/fhir-client.ts'
 import { deleteSubscriptions } from '../src/fhir/subscriptions.ts'
@@ -34,7 +33,12 @@ import {
   printEnvironment,
 } from './lib/environment.ts'
 import { startBareReceiver, type BareReceiver } from './lib/bare-receiver.ts'
-import { startRegistryProcess, type RegistryProcess } from './lib/inbound-registry.ts'
+import {
+  mergeReadTimes,
+  registryStages,
+  startRegistryProcess,
+  type RegistryProcess,
+} from './lib/inbound-registry.ts'
 import { formatMs, sleep, summarizeLatencies } from './lib/stats.ts'
 import { printTable, printTarget, say } from './lib/table.ts'
 
@@ -49,7 +53,11 @@ const options = parseBenchArgs(
       min: 0.1,
     },
     seconds: { default: 60, description: 'length of the measured phase, in seconds' },
-    patients: { default: 50, description: 'patients created in HAPI and written in turn' },
+    patients: {
+      default: 50,
+      description:
+        'patients created in HAPI and written in turn; keep it at 5 × rate or more, so a patient’s writes lie seconds apart',
+    },
     warmup: {
       default: 10,
       description: 'writes before the measured ones, left out of the figures',
@@ -100,6 +108,20 @@ let bare: BareReceiver | undefined
 let registry: RegistryProcess | undefined
 const database = new pg.Client({ connectionString: config.DATABASE_URL })
 let failed = false
+const interruption = { requested: false }
+
+// Ctrl-C ends the run at its next step and still cleans up. Otherwise HAPI would keep both sets
+// of Subscriptions and deliver to closed ports, and the schemas would stay in the database.
+process.once('SIGINT', () => {
+  interruption.requested = true
+  say('Interrupted; cleaning up')
+})
+
+class InterruptedError extends Error {}
+
+function stopIfInterrupted(): void {
+  if (interruption.requested) throw new InterruptedError('Interrupted by SIGINT')
+}
 
 say('# Inbound latency: HAPI write to registry row')
 say()
@@ -109,14 +131,13 @@ try {
   bare = await startBareReceiver(hospital, bareSubscriptionPrefix, logger)
   registry = await startRegistryProcess(config, hospital)
   say(`Registry log: ${registry.logFile}`)
+  stopIfInterrupted()
 
   const patients = await createPatients(options.patients)
-  await waitUntilEnrolled(config, patients)
-  const bases = await Promise.all(
-    patients.map(async (id) => (await hospital.read<Patient>('Patient', id)) ?? missing(id)),
-  )
+  const bases = await waitUntilEnrolled(config, patients)
 
   const writes = await writeAtSteadyRate(bases, bare)
+  stopIfInterrupted()
   const registryLost = writes.filter((write) => write.registryVisibleAt === undefined).length
   await report(config, writes, bare, registry.logFile)
   if (registryLost > 0) {
@@ -126,24 +147,24 @@ try {
     failed = true
   }
 } catch (error) {
-  process.stderr.write(
-    `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-  )
+  if (!(error instanceof InterruptedError)) {
+    process.stderr.write(
+      `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    )
+  }
   failed = true
 } finally {
   await cleanUp()
 }
+if (interruption.requested) process.exit(130)
 process.exit(failed ? 1 : 0)
-
-function missing(id: string): never {
-  throw new Error(`Patient/${id} is missing from HAPI after enrolment`)
-}
 
 /** Creates patients in HAPI, each with a multiple sclerosis Condition, in one transaction each. */
 async function createPatients(count: number): Promise<string[]> {
   say(`Creating ${String(count)} patients with a neurological Condition in HAPI`)
   const ids: string[] = []
   for (let index = 0; index < count; index++) {
+    stopIfInterrupted()
     const id = `inbound-${run}-${String(index)}`
     const bundle: Bundle = {
       resourceType: 'Bundle',
@@ -181,8 +202,9 @@ async function createPatients(count: number): Promise<string[]> {
 /**
  * Waits until the registry has enrolled every patient and recorded HAPI's current version of it,
  * which comes after the push that adds the registry identifier, and no push is left to run.
+ * Returns that version of each patient, in the order of `patients`.
  */
-async function waitUntilEnrolled(config: Config, patients: readonly string[]): Promise<void> {
+async function waitUntilEnrolled(config: Config, patients: readonly string[]): Promise<Patient[]> {
   const deadline = Date.now() + 120_000 + patients.length * 1_000
   for (;;) {
     const rows = await database.query<{ fhir_id: string; fhir_version_id: number | null }>(
@@ -195,13 +217,16 @@ async function waitUntilEnrolled(config: Config, patients: readonly string[]): P
         where name in ('fhir-push', 'fhir-merge') and state in ('created', 'retry', 'active')`,
     )
     if (rows.rows.length === patients.length && open.rows[0]?.count === '0') {
-      const inStep = await Promise.all(
-        rows.rows.map(async (row) => {
-          const current = await hospital.read<Patient>('Patient', row.fhir_id)
-          return Number(current?.meta?.versionId) === row.fhir_version_id
-        }),
+      const recorded = new Map(rows.rows.map((row) => [row.fhir_id, row.fhir_version_id]))
+      const current = await Promise.all(patients.map((id) => hospital.read<Patient>('Patient', id)))
+      const inStep = current.every(
+        (patient) => Number(patient?.meta?.versionId) === recorded.get(patient?.id ?? ''),
       )
-      if (inStep.every(Boolean)) break
+      if (inStep) {
+        say(`All ${String(patients.length)} patients enrolled and in step`)
+        say()
+        return current.filter((patient) => patient !== null)
+      }
     }
     if (Date.now() > deadline) {
       throw new Error(
@@ -209,9 +234,8 @@ async function waitUntilEnrolled(config: Config, patients: readonly string[]): P
       )
     }
     await sleep(500)
+    stopIfInterrupted()
   }
-  say(`All ${String(patients.length)} patients enrolled and in step`)
-  say()
 }
 
 /**
@@ -232,6 +256,7 @@ async function writeAtSteadyRate(bases: Patient[], receiver: BareReceiver): Prom
   const started = performance.now()
   const inFlight: Promise<void>[] = []
   for (let index = 0; index < total; index++) {
+    if (interruption.requested) break
     const wait = started + index * intervalMs - performance.now()
     if (wait > 0) await sleep(wait)
     const slot = index % bases.length
@@ -259,7 +284,7 @@ async function writeAtSteadyRate(bases: Patient[], receiver: BareReceiver): Prom
   await Promise.all(inFlight)
 
   const deadline = performance.now() + SETTLE_TIMEOUT_MS
-  while (performance.now() < deadline) {
+  while (performance.now() < deadline && !interruption.requested) {
     const settled = writes.every(
       (write) =>
         write.registryVisibleAt !== undefined &&
@@ -342,7 +367,7 @@ async function report(
 
   say('## Where the engine’s share goes (from the registry’s own records)')
   say()
-  const stages = await registryStages(config, measured, receiver)
+  const stages = await registryStages(database, config, measured, receiver)
   printTable(headers, [
     row('receiver (t_bare → its transaction began)', stages.receiver),
     row('store and queue (→ merge job started)', stages.queueWait),
@@ -377,90 +402,6 @@ async function report(
     `≤ ${String(TARGET_SHARE_MS)} ms`,
     differenceP95 <= TARGET_SHARE_MS,
   )
-}
-
-/**
- * Returns `fhirReadMs` of the registry's "FHIR change merged" log lines from `sinceEpochMs` on,
- * which is how long each merge waited for HAPI to return the current version.
- */
-async function mergeReadTimes(logFile: string, sinceEpochMs: number): Promise<number[]> {
-  const times: number[] = []
-  for (const line of (await readFile(logFile, 'utf8')).split('\n')) {
-    if (!line.includes('"FHIR change merged"')) continue
-    const entry = JSON.parse(line) as { fhirReadMs?: number; timestamp?: string }
-    if (entry.fhirReadMs === undefined || Date.parse(entry.timestamp ?? '') < sinceEpochMs) continue
-    times.push(entry.fhirReadMs)
-  }
-  return times
-}
-
-interface Stages {
-  receiver: number[]
-  queueWait: number[]
-  merge: number[]
-}
-
-/**
- * Splits each write's path through the registry by the times the registry stored: when the
- * receiver's transaction for its notification began (`now()` in Postgres) and when the merge job
- * that made it visible started. That job is the last one of the resource to start before the row
- * showed the version. Under a backlog it may be a job sent for an earlier delivery, whose read
- * from HAPI already found this version, so its queue wait counts as zero. Postgres and this
- * process read the same system clock.
- */
-async function registryStages(
-  config: Config,
-  writes: readonly Write[],
-  receiver: BareReceiver,
-): Promise<Stages> {
-  const stages: Stages = { receiver: [], queueWait: [], merge: [] }
-  const patientIds = [...new Set(writes.map((write) => write.patientId))]
-  // Postgres returns `numeric` as a string.
-  const notifications = await database.query<{
-    resource_id: string
-    version_id: number
-    received_ms: string
-  }>(
-    `select resource_id, version_id, extract(epoch from received_at) * 1000 as received_ms
-       from ${config.DATABASE_SCHEMA}.fhir_notifications
-      where resource_type = 'Patient' and resource_id = any($1)`,
-    [patientIds],
-  )
-  const jobs = await database.query<{ singleton_key: string; started_ms: string }>(
-    `select singleton_key, extract(epoch from started_on) * 1000 as started_ms
-       from ${config.QUEUE_SCHEMA}.job
-      where name = 'fhir-merge' and started_on is not null and singleton_key = any($1)`,
-    [patientIds.map((id) => `Patient/${id}`)],
-  )
-  const receivedAt = new Map(
-    notifications.rows.map((row) => [
-      `${row.resource_id}/${String(row.version_id)}`,
-      Number(row.received_ms),
-    ]),
-  )
-  const jobStarts = new Map<string, number[]>()
-  for (const job of jobs.rows) {
-    const starts = jobStarts.get(job.singleton_key) ?? []
-    starts.push(Number(job.started_ms))
-    jobStarts.set(job.singleton_key, starts)
-  }
-
-  for (const write of writes) {
-    const received = receivedAt.get(`${write.patientId}/${String(write.versionId)}`)
-    const bareAt = receiver.arrivalOf('Patient', write.patientId, write.versionId)
-    if (received === undefined || bareAt === undefined || write.registryVisibleAt === undefined) {
-      continue
-    }
-    const visible = performance.timeOrigin + write.registryVisibleAt
-    const started = Math.max(
-      ...(jobStarts.get(`Patient/${write.patientId}`) ?? []).filter((start) => start <= visible),
-    )
-    if (!Number.isFinite(started)) continue
-    stages.receiver.push(received - (performance.timeOrigin + bareAt))
-    stages.queueWait.push(Math.max(0, started - received))
-    stages.merge.push(visible - Math.max(started, received))
-  }
-  return stages
 }
 
 /** Deletes both sets of Subscriptions, stops both receivers and drops the registry's schemas. */
