@@ -53,7 +53,7 @@ async function freePort(): Promise<number> {
   return address.port
 }
 
-/** The variables of `config` that a benchmark sets, as the environment of `src/main.ts`. */
+/** Returns the variables of `config` that a benchmark sets, as the environment of `src/main.ts`. */
 function environmentOf(config: Config, port: number): Record<string, string> {
   return {
     DATABASE_URL: config.DATABASE_URL,
@@ -74,7 +74,7 @@ function environmentOf(config: Config, port: number): Record<string, string> {
 }
 
 /**
- * Starts `src/main.ts` with the benchmark's configuration and returns once it answers on
+ * Starts `src/main.ts` with the benchmark's configuration and returns once it responds on
  * /health/live and HAPI reports its Subscriptions active. BENCH_REGISTRY_CPU_PROF_DIR=dir adds
  * `--cpu-prof`, so the process writes a V8 CPU profile into that folder when it stops.
  */
@@ -119,7 +119,7 @@ export async function startRegistryProcess(
     if (Date.now() > deadline) {
       await stop()
       throw new Error(
-        `The registry did not answer with active Subscriptions within ${String(START_TIMEOUT_MS)} ms; see ${logFile}`,
+        `The registry did not respond with active Subscriptions within ${String(START_TIMEOUT_MS)} ms; see ${logFile}`,
       )
     }
     await sleep(250)
