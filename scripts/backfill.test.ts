@@ -24,7 +24,7 @@ describe('parseBackfillArgs', () => {
       directions: ['from-fhir'],
       restart: false,
       pageSize: undefined,
-      concurrency: 4,
+      concurrency: 8,
       patientSearch: {},
       help: false,
     })
@@ -42,7 +42,7 @@ describe('parseBackfillArgs', () => {
   })
 
   it('reads --concurrency', () => {
-    expect(parseBackfillArgs(['--direction', 'to-fhir', '--concurrency', '8']).concurrency).toBe(8)
+    expect(parseBackfillArgs(['--direction', 'to-fhir', '--concurrency', '3']).concurrency).toBe(3)
   })
 
   it.each([['0'], ['33'], ['two']])('rejects --concurrency %s', (value) => {
