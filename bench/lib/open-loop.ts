@@ -37,8 +37,10 @@ export async function runOpenLoop(
   for (let index = 0; index < total; index++) {
     const dueMs = start + index * intervalMs
     const waitMs = dueMs - performance.now()
-    // Timers fire about 1 ms late at best, so short waits are left to the next turn of the loop.
+    // Timers fire about 1 ms late at best, so a wait under 1 ms is skipped and the operation starts
+    // up to 1 ms early. Its latency then counts from its real start, never from before it.
     if (waitMs >= 1) await sleep(waitMs)
+    const startedMs = Math.max(dueMs, performance.now())
     running.push(
       operation(index)
         .then(
@@ -51,7 +53,7 @@ export async function runOpenLoop(
         )
         .finally(() => {
           lastEndMs = performance.now()
-          latenciesMs.push(lastEndMs - dueMs)
+          latenciesMs.push(lastEndMs - startedMs)
         }),
     )
   }
