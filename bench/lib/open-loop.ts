@@ -38,9 +38,10 @@ export async function runOpenLoop(
     const dueMs = start + index * intervalMs
     const waitMs = dueMs - performance.now()
     // Timers fire about 1 ms late at best, so a wait under 1 ms is skipped and the operation starts
-    // up to 1 ms early. Its latency then counts from its real start, never from before it.
+    // up to 1 ms early. Latency counts from the earlier of the scheduled and the real start: from
+    // the real start when early, and from the schedule when the generator fell behind.
     if (waitMs >= 1) await sleep(waitMs)
-    const startedMs = Math.max(dueMs, performance.now())
+    const startedMs = Math.min(dueMs, performance.now())
     running.push(
       operation(index)
         .then(
