@@ -30,6 +30,7 @@ import { patientInput, seedPatients } from './lib/api-seed.ts'
 import {
   benchAuthorization,
   benchConfig,
+  cleanUpOnExitOrInterrupt,
   dropBenchSchemas,
   printEnvironment,
 } from './lib/environment.ts'
@@ -55,6 +56,8 @@ const options = parseBenchArgs(
 
 /** p99 of every read endpoint must stay under this at the read rate (500/s by default). */
 const READ_P99_TARGET_MS = 20
+/** Request rate of the read target, per second. */
+const READ_TARGET_RATE = 500
 
 /** Pause after each saturation run, in milliseconds. */
 const SETTLE_MS = 1000
@@ -150,6 +153,13 @@ const registry = await createRegistry(config, { logger: createLogger('warn', { b
 const pool = createPool(config.DATABASE_URL, config.DATABASE_SCHEMA, config.DATABASE_POOL_SIZE)
 let child: ChildProcess | undefined
 let failed = false
+const cleanUp = cleanUpOnExitOrInterrupt(async () => {
+  if (child) await stopApi(child)
+  agent.destroy()
+  await pool.end()
+  await registry.stop().catch(() => undefined)
+  await dropBenchSchemas(config)
+})
 try {
   say('# API benchmark')
   say()
@@ -386,11 +396,16 @@ try {
   const rateHeld = reads.every(
     ({ result, rate }) => result.errors === 0 && result.achievedRate >= rate * 0.95,
   )
+  const atTargetRate = options.rate >= READ_TARGET_RATE
+  const byEndpoint = reads
+    .map(({ endpoint, result }) => `${endpoint} ${formatMs(result.latency.p99Ms)}`)
+    .join(', ')
   printTarget(
     `read p99 at ${String(options.rate)} requests per second`,
-    `worst p99 ${formatMs(worst)}${rateHeld ? '' : ', rate not held or errors'}`,
-    `under ${String(READ_P99_TARGET_MS)} ms at 500 requests per second`,
-    rateHeld && worst < READ_P99_TARGET_MS,
+    `worst p99 ${formatMs(worst)} (${byEndpoint})${rateHeld ? '' : ', rate not held or errors'}` +
+      (atTargetRate ? '' : `, below the target's ${String(READ_TARGET_RATE)} per second`),
+    `under ${String(READ_P99_TARGET_MS)} ms at ${String(READ_TARGET_RATE)} requests per second`,
+    atTargetRate && rateHeld && worst < READ_P99_TARGET_MS,
   )
   if (profileDir !== undefined) say(`CPU profile of the API: ${profileDir}`)
 } catch (error) {
@@ -399,11 +414,7 @@ try {
     `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
   )
 } finally {
-  if (child) await stopApi(child)
-  agent.destroy()
-  await pool.end()
-  await registry.stop().catch(() => undefined)
-  await dropBenchSchemas(config)
+  await cleanUp()
 }
 process.exit(failed ? 1 : 0)
 

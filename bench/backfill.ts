@@ -92,7 +92,12 @@ process.on('SIGINT', () => {
 })
 
 function stopWhenInterrupted(): void {
-  if (interrupted) throw new Error('Interrupted')
+  if (wasInterrupted()) throw new Error('Interrupted')
+}
+
+/** Reads the flag through a call, which the SIGINT handler may have set meanwhile. */
+function wasInterrupted(): boolean {
+  return interrupted
 }
 
 const LOG_MESSAGES_KEPT = new Set(['Backfill finished', 'Backfill command ended'])
@@ -347,6 +352,11 @@ try {
       peak < PEAK_RSS_TARGET_MB,
     )
   }
+} catch (error) {
+  // After Ctrl-C the round in progress has cleaned up, and its failure is the interrupt itself.
+  if (!wasInterrupted()) throw error
+  say('Stopped after the interrupt; no figures for the unfinished rounds')
+  process.exitCode = 130
 } finally {
   await hapi.release()
 }

@@ -12,11 +12,12 @@
 import { createRegistry } from '../src/app.ts'
 import { createLogger } from '../src/platform/logger.ts'
 import { parseBenchArgs } from './lib/args.ts'
-import { startEngineProcess } from './lib/engine-process.ts'
+import { startEngineProcess, stopEngineProcesses } from './lib/engine-process.ts'
 import {
   acquireBenchHapi,
   benchAuthorization,
   benchConfig,
+  cleanUpOnExitOrInterrupt,
   dropBenchSchemas,
   printEnvironment,
 } from './lib/environment.ts'
@@ -51,6 +52,12 @@ const hapi = await acquireBenchHapi(options.fhirBaseUrl)
 const config = benchConfig('outbound_latency', hapi.baseUrl, { PROCESS_ROLE: 'api' })
 const registry = await createRegistry(config, {
   logger: createLogger('warn', { bench: 'outbound-latency' }),
+})
+const cleanUp = cleanUpOnExitOrInterrupt(async () => {
+  await stopEngineProcesses()
+  await registry.stop()
+  await dropBenchSchemas(config)
+  await hapi.release()
 })
 const outcomes: Outcome[] = []
 const pollRoundTripsMs: number[] = []
@@ -210,7 +217,5 @@ try {
   say(`- writes the API rejected or that found no idle patient: ${String(failures)}`)
   if (outcomes.length === 0) process.exitCode = 1
 } finally {
-  await registry.stop()
-  await dropBenchSchemas(config)
-  await hapi.release()
+  await cleanUp()
 }

@@ -19,6 +19,7 @@ import {
   acquireBenchHapi,
   benchAuthorization,
   benchConfig,
+  cleanUpOnExitOrInterrupt,
   dropBenchSchemas,
   printEnvironment,
 } from './lib/environment.ts'
@@ -31,7 +32,7 @@ import {
   resourceGroups,
   type ResourceGroup,
 } from './lib/plain-clients.ts'
-import { startEngineProcess } from './lib/engine-process.ts'
+import { startEngineProcess, stopEngineProcesses } from './lib/engine-process.ts'
 import {
   apiRequest,
   createPatients,
@@ -66,6 +67,12 @@ const hapi = await acquireBenchHapi(options.fhirBaseUrl)
 const config = benchConfig('outbound', hapi.baseUrl, { PROCESS_ROLE: 'api' })
 const registry = await createRegistry(config, {
   logger: createLogger('warn', { bench: 'outbound' }),
+})
+const cleanUp = cleanUpOnExitOrInterrupt(async () => {
+  await stopEngineProcesses()
+  await registry.stop()
+  await dropBenchSchemas(config)
+  await hapi.release()
 })
 
 interface Round {
@@ -285,7 +292,5 @@ try {
     printRound(updates, changes / updated.fromFirstJob, plain.best, plain.naive)
   }
 } finally {
-  await registry.stop()
-  await dropBenchSchemas(config)
-  await hapi.release()
+  await cleanUp()
 }

@@ -5,53 +5,33 @@
  *
  *   npm run bench:push -- [--rows N] [--batch-size N] [--fhir-base-url URL]
  *
- * HAPI must be running (`npm start`, or `npm run hapi -- start`); the database is the one
- * DATABASE_URL names.
+ * Without --fhir-base-url it starts or reuses the benchmark HAPI on BENCH_HAPI_PORT (8090).
  */
-import { parseArgs } from 'node:util'
 import { createRegistry, type Registry } from '../src/app.ts'
-import { loadConfig } from '../src/platform/config.ts'
 import { createLogger } from '../src/platform/logger.ts'
-import { benchAuthorization, dropBenchSchemas } from './lib/environment.ts'
+import { parseBenchArgs } from './lib/args.ts'
+import {
+  acquireBenchHapi,
+  benchAuthorization,
+  benchConfig,
+  cleanUpOnExitOrInterrupt,
+  dropBenchSchemas,
+} from './lib/environment.ts'
 import type { PushJobData } from '../src/platform/queue.ts'
 
-const { values } = parseArgs({
-  options: {
-    rows: { type: 'string', default: '200' },
-    'batch-size': { type: 'string', default: '20' },
-    'fhir-base-url': {
-      type: 'string',
-      default:
-        process.env.FHIR_BASE_URL ?? `http://127.0.0.1:${process.env.HAPI_PORT ?? '8080'}/fhir`,
-    },
-    help: { type: 'boolean', default: false },
+const options = parseBenchArgs(
+  'npm run bench:push --',
+  'One PUT per row against transaction Bundles, through the push code itself, on one HAPI.',
+  {
+    rows: { default: 200, description: 'rows pushed each way, created and then updated' },
+    'batch-size': { default: 20, description: 'rows per transaction Bundle' },
   },
-})
-if (values.help) {
-  process.stdout.write(
-    'Usage: npm run bench:push -- [--rows N] [--batch-size N] [--fhir-base-url URL]\n' +
-      'Defaults: 200 rows, batches of 20, HAPI on HAPI_PORT (8080) of 127.0.0.1.\n',
-  )
-  process.exit(0)
-}
-const rowCount = Number(values.rows)
-const batchSize = Number(values['batch-size'])
-if (!Number.isInteger(rowCount) || rowCount < 1 || !Number.isInteger(batchSize) || batchSize < 1) {
-  process.stderr.write('--rows and --batch-size must be positive integers\n')
-  process.exit(2)
-}
+)
+const rowCount = options.rows
+const batchSize = options['batch-size']
 
-const suffix = Date.now().toString(36)
-const config = loadConfig(process.env, {
-  DATABASE_SCHEMA: `bench_registry_${suffix}`,
-  QUEUE_SCHEMA: `bench_queue_${suffix}`,
-  FHIR_BASE_URL: values['fhir-base-url'],
-  REGISTRY_IDENTIFIER_SYSTEM: `https://brain-registry.example.org/bench/${suffix}`,
-  FHIR_SOURCE_URI: `https://brain-registry.example.org/bench/${suffix}/source`,
-  PROCESS_ROLE: 'api',
-  REGISTER_SUBSCRIPTIONS: 'false',
-  LOG_LEVEL: 'warn',
-})
+const hapi = await acquireBenchHapi(options.fhirBaseUrl)
+const config = benchConfig('push', hapi.baseUrl, { PROCESS_ROLE: 'api' })
 
 function say(line: string): void {
   process.stdout.write(`${line}\n`)
@@ -131,6 +111,11 @@ function report(label: string, singleSeconds: number, bundleSeconds: number): vo
 }
 
 const registry = await createRegistry(config, { logger: createLogger('warn', { bench: 'push' }) })
+const cleanUp = cleanUpOnExitOrInterrupt(async () => {
+  await registry.stop()
+  await dropBenchSchemas(config)
+  await hapi.release()
+})
 try {
   say(`Pushing ${rowCount} new patients and then an edit of each, against ${config.FHIR_BASE_URL}`)
   const authorization = await benchAuthorization(registry)
@@ -151,6 +136,5 @@ try {
   const updateBundles = await timeBundles(registry, bundleJobs)
   report('updates', updateSingles, updateBundles)
 } finally {
-  await registry.stop()
-  await dropBenchSchemas(config)
+  await cleanUp()
 }

@@ -12,7 +12,7 @@ import { loadConfig } from '../src/platform/config.ts'
 import { createLogger } from '../src/platform/logger.ts'
 import { RECEIVER_PATH } from '../src/sync/notification-receiver.ts'
 import { parseBenchArgs } from './lib/args.ts'
-import { dropBenchSchemas } from './lib/environment.ts'
+import { cleanUpOnExitOrInterrupt, dropBenchSchemas } from './lib/environment.ts'
 import { formatMs, formatRate, summarizeLatencies } from './lib/stats.ts'
 import { printTable, say } from './lib/table.ts'
 
@@ -41,6 +41,10 @@ const config = loadConfig(process.env, {
 
 const registry = await createRegistry(config, {
   logger: createLogger('error', { bench: 'receiver' }),
+})
+const cleanUp = cleanUpOnExitOrInterrupt(async () => {
+  await registry.stop()
+  await dropBenchSchemas(config)
 })
 try {
   const { url } = await registry.start()
@@ -100,6 +104,5 @@ try {
   )
   if (failures > 0) process.exitCode = 1
 } finally {
-  await registry.stop()
-  await dropBenchSchemas(config)
+  await cleanUp()
 }

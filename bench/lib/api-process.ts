@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import type { Config } from '../../src/platform/config.ts'
 import { sleep } from './stats.ts'
+import { registryEnv } from './engine-process.ts'
 
 /** Time the API child may take to migrate and listen, in milliseconds. */
 const START_TIMEOUT_MS = 60_000
@@ -22,31 +23,6 @@ export async function freePort(): Promise<number> {
   return address.port
 }
 
-/** Builds the environment that gives the child process the same configuration as `config`. */
-function childEnvironment(config: Config): NodeJS.ProcessEnv {
-  const keys = [
-    'DATABASE_URL',
-    'DATABASE_SCHEMA',
-    'QUEUE_SCHEMA',
-    'DATABASE_POOL_SIZE',
-    'FHIR_BASE_URL',
-    'REGISTRY_IDENTIFIER_SYSTEM',
-    'FHIR_SOURCE_URI',
-    'REGISTER_SUBSCRIPTIONS',
-    'LOG_LEVEL',
-    'PROCESS_ROLE',
-    'HOST',
-    'PORT',
-    'AUTH_TOKEN_SECRET',
-    'AUTH_TOKEN_ISSUER',
-    'AUTH_TOKEN_TTL_SECONDS',
-    'SUBSCRIPTION_SECRET',
-  ] as const
-  const env: NodeJS.ProcessEnv = { ...process.env }
-  for (const key of keys) env[key] = String(config[key])
-  return env
-}
-
 /**
  * Starts `src/main.ts` with `config` (under `node --cpu-prof` when `profileDir` is given) and
  * waits until GET /health/live responds.
@@ -57,7 +33,7 @@ export async function startApi(
 ): Promise<ChildProcess> {
   const nodeOptions = profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir]
   const child = spawn('node_modules/.bin/node', [...nodeOptions, 'src/main.ts'], {
-    env: childEnvironment(config),
+    env: registryEnv(config),
     stdio: ['ignore', 'inherit', 'inherit'],
   })
   const deadline = Date.now() + START_TIMEOUT_MS

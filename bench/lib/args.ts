@@ -19,13 +19,22 @@ export function parseBenchArgs<K extends string>(
   options: Record<K, NumberOption>,
 ): Record<K, number> & { fhirBaseUrl: string | undefined } {
   const names = Object.keys(options) as K[]
-  const { values } = parseArgs({
-    options: {
-      ...Object.fromEntries(names.map((name) => [name, { type: 'string' as const }])),
-      'fhir-base-url': { type: 'string' },
-      help: { type: 'boolean', default: false },
-    },
-  })
+  let values
+  try {
+    ;({ values } = parseArgs({
+      options: {
+        ...Object.fromEntries(names.map((name) => [name, { type: 'string' as const }])),
+        'fhir-base-url': { type: 'string' },
+        help: { type: 'boolean', default: false },
+      },
+    }))
+  } catch (error) {
+    // Such as an unknown option, or a negative number that parseArgs takes for an option.
+    process.stderr.write(
+      `${error instanceof Error ? error.message : String(error)}\nRun ${command} --help for the options.\n`,
+    )
+    process.exit(2)
+  }
   if (values.help) {
     const lines = names.map((name) => {
       const option = options[name]

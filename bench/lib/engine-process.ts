@@ -68,6 +68,14 @@ export async function freePort(): Promise<number> {
   return address.port
 }
 
+/** Stop functions of the registry processes started here that are still running. */
+const running = new Set<() => Promise<void>>()
+
+/** Stops every registry process started here, as a benchmark's clean-up after an interrupt. */
+export async function stopEngineProcesses(): Promise<void> {
+  await Promise.all([...running].map((stop) => stop()))
+}
+
 /**
  * Starts `node src/main.ts` with PROCESS_ROLE `role`. For a role with an API it waits until
  * `GET /health/live` returns 200; a worker is returned at once, as it has no signal of being ready.
@@ -90,10 +98,13 @@ export async function startEngineProcess(
     stdio: ['ignore', 'inherit', 'inherit'],
   })
   const exited = once(child, 'exit')
+  const stop = () => stopChild(child, exited)
+  running.add(stop)
+  void exited.then(() => running.delete(stop))
   const handle: EngineProcess = {
     pid: child.pid ?? 0,
     url: role === 'worker' ? '' : `http://127.0.0.1:${String(port)}`,
-    stop: () => stopChild(child, exited),
+    stop,
   }
   if (role === 'worker') return handle
 

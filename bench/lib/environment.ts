@@ -161,3 +161,26 @@ export async function benchAuthorization(registry: Registry): Promise<string> {
   const { token } = await registry.tokens.issue(user.id, user.roles)
   return `Bearer ${token}`
 }
+
+/**
+ * Makes `cleanUp` run once: when the run calls the returned function (in its `finally`), or on
+ * the first Ctrl-C (SIGINT), after which the process exits with 130. Without it an interrupted
+ * benchmark would leave its schemas behind, because SIGINT ends Node before `finally` runs.
+ */
+export function cleanUpOnExitOrInterrupt(cleanUp: () => Promise<void>): () => Promise<void> {
+  let cleaning: Promise<void> | undefined
+  const cleanUpOnce = () => (cleaning ??= cleanUp())
+  process.once('SIGINT', () => {
+    say('Interrupted; cleaning up')
+    cleanUpOnce().then(
+      () => process.exit(130),
+      (error: unknown) => {
+        process.stderr.write(
+          `Clean-up after the interrupt failed: ${error instanceof Error ? error.message : String(error)}\n`,
+        )
+        process.exit(130)
+      },
+    )
+  })
+  return cleanUpOnce
+}

@@ -16,6 +16,7 @@ import { readSubscriptionStatuses } from '../../src/fhir/subscriptions.ts'
 import type { Config } from '../../src/platform/config.ts'
 import type { BareReceiver } from './bare-receiver.ts'
 import { sleep } from './stats.ts'
+import { registryEnv } from './engine-process.ts'
 
 const REPOSITORY_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 
@@ -53,26 +54,6 @@ async function freePort(): Promise<number> {
   return address.port
 }
 
-/** Returns the variables of `config` that a benchmark sets, as the environment of `src/main.ts`. */
-function environmentOf(config: Config, port: number): Record<string, string> {
-  return {
-    DATABASE_URL: config.DATABASE_URL,
-    DATABASE_SCHEMA: config.DATABASE_SCHEMA,
-    QUEUE_SCHEMA: config.QUEUE_SCHEMA,
-    FHIR_BASE_URL: config.FHIR_BASE_URL,
-    REGISTRY_IDENTIFIER_SYSTEM: config.REGISTRY_IDENTIFIER_SYSTEM,
-    FHIR_SOURCE_URI: config.FHIR_SOURCE_URI,
-    SUBSCRIPTION_SECRET: config.SUBSCRIPTION_SECRET,
-    SUBSCRIPTION_ID_PREFIX: config.SUBSCRIPTION_ID_PREFIX,
-    REGISTER_SUBSCRIPTIONS: String(config.REGISTER_SUBSCRIPTIONS),
-    PROCESS_ROLE: config.PROCESS_ROLE,
-    LOG_LEVEL: config.LOG_LEVEL,
-    AUTH_TOKEN_SECRET: config.AUTH_TOKEN_SECRET,
-    HOST: '127.0.0.1',
-    PORT: String(port),
-  }
-}
-
 /**
  * Starts `src/main.ts` with the benchmark's configuration and returns once it responds on
  * /health/live and HAPI reports its Subscriptions active. BENCH_REGISTRY_CPU_PROF_DIR=dir adds
@@ -89,7 +70,7 @@ export async function startRegistryProcess(
   const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []
   const child = spawn(process.execPath, [...nodeArgs, 'src/main.ts'], {
     cwd: REPOSITORY_ROOT,
-    env: { ...process.env, ...environmentOf(config, port) },
+    env: registryEnv(config, { HOST: '127.0.0.1', PORT: String(port) }),
     stdio: ['ignore', logFd, logFd],
   })
   closeSync(logFd)

@@ -63,7 +63,8 @@ export async function runOpenLoop(
   return {
     sent: total,
     errors,
-    achievedRate: (total / (lastEndMs - start)) * 1000,
+    // The schedule gives each operation a slot of intervalMs, the last one included.
+    achievedRate: (total / (lastEndMs - start + intervalMs)) * 1000,
     latency: summarizeLatencies(latenciesMs),
   }
 }
