@@ -4,24 +4,14 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { readFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import type { Config } from '../../src/platform/config.ts'
 import { sleep } from './stats.ts'
-import { registryEnv } from './engine-process.ts'
+import { freePort, registryEnv } from './engine-process.ts'
+
+export { freePort }
 
 /** Time the API child may take to migrate and listen, in milliseconds. */
 const START_TIMEOUT_MS = 60_000
-
-/** Returns a port on 127.0.0.1 that nothing listens on at the moment. */
-export async function freePort(): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const address = server.address()
-  server.close()
-  if (address === null || typeof address === 'string') throw new Error('No free port was found')
-  return address.port
-}
 
 /**
  * Starts `src/main.ts` with `config` (under `node --cpu-prof` when `profileDir` is given) and

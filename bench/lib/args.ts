@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util'
 /** One numeric command-line option of a benchmark. */
 export interface NumberOption {
   default: number
-  /** What the option sets, with its unit, for --help. */
+  /** Help text: the setting the option changes, with its unit. */
   description: string
   min?: number
   integer?: boolean

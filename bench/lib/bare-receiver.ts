@@ -31,7 +31,7 @@ export async function startBareReceiver(
 ): Promise<BareReceiver> {
   const arrivals = new Map<string, number>()
   const server = createServer((request, response) => {
-    // Taken before the body is read, as a receiver sees the request's start.
+    // Taken before the body is read, when the request's start reaches the receiver.
     const arrivedAt = performance.now()
     const chunks: Buffer[] = []
     request.on('data', (chunk: Buffer) => chunks.push(chunk))

@@ -1,6 +1,6 @@
 /**
- * What every benchmark needs around the code it measures: a HAPI server, registry schemas of its
- * own, and a record of the machine and versions the figures come from.
+ * Shared setup of the benchmarks: a HAPI server, registry schemas of each run's own, and a record
+ * of the machine and versions the figures come from.
  */
 import os from 'node:os'
 import { readFile } from 'node:fs/promises'
@@ -29,7 +29,7 @@ export interface BenchHapi {
 
 /**
  * Returns the FHIR server to measure against: `fhirBaseUrl` when given, else the project's HAPI
- * on BENCH_HAPI_PORT (8090), started with full JIT when nothing answers there.
+ * on BENCH_HAPI_PORT (8090), started with full JIT when nothing responds there.
  */
 export async function acquireBenchHapi(fhirBaseUrl: string | undefined): Promise<BenchHapi> {
   if (fhirBaseUrl !== undefined) return { baseUrl: fhirBaseUrl, release: () => Promise.resolve() }
@@ -55,9 +55,9 @@ export async function acquireBenchHapi(fhirBaseUrl: string | undefined): Promise
 }
 
 /**
- * Loads the registry's configuration for a benchmark: schemas, identifier system and
- * `meta.source` of its own (so runs never meet each other's rows or resources), no Subscription
- * unless `overrides` asks for one, and warnings-only logs.
+ * Loads the registry's configuration for a benchmark, with schemas, identifier system and
+ * `meta.source` of its own so that runs never meet each other's rows or resources. It registers
+ * no Subscription unless `overrides` sets REGISTER_SUBSCRIPTIONS, and logs warnings only.
  */
 export function benchConfig(
   name: string,

@@ -6,7 +6,6 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { closeSync, openSync, readFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -16,7 +15,7 @@ import { readSubscriptionStatuses } from '../../src/fhir/subscriptions.ts'
 import type { Config } from '../../src/platform/config.ts'
 import type { BareReceiver } from './bare-receiver.ts'
 import { sleep } from './stats.ts'
-import { registryEnv } from './engine-process.ts'
+import { freePort, registryEnv } from './engine-process.ts'
 
 const REPOSITORY_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 
@@ -38,20 +37,6 @@ export interface RegistryProcess {
   /** File that receives the process's standard output and error, its JSON log lines. */
   logFile: string
   stop(): Promise<void>
-}
-
-/** Returns a port that was free a moment ago on 127.0.0.1. */
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise<void>((resolve) => {
-    server.close(() => {
-      resolve()
-    })
-  })
-  if (address === null || typeof address === 'string') throw new Error('No free port found')
-  return address.port
 }
 
 /**

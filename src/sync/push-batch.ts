@@ -259,8 +259,8 @@ export class PushBatch {
    * version moved on, or a resource the Bundle creates was created meanwhile), and `rejected` for
    * any other failure or no response.
    */
-  // TODO: HAPI 8.8 took updates in transaction Bundles at about half the rate of single PUTs in
-  // the outbound benchmark; a batch of updates may go faster as parallel PUTs with If-Match.
+  // TODO: In the outbound benchmark HAPI 8.8 took updates in transaction Bundles at about half the
+  // rate of single PUTs. So a batch of updates may go faster as parallel PUTs with If-Match.
   async #writeBundle(
     writes: readonly PreparedWrite[],
     requestId: string,
