@@ -17,6 +17,7 @@ import { UserService } from './auth/user.service.ts'
 import { ConditionRepository } from './conditions/condition.repository.ts'
 import { registerConditionRoutes } from './conditions/condition.routes.ts'
 import { ConditionService } from './conditions/condition.service.ts'
+import { registerConsoleRoutes } from './console/console.routes.ts'
 import { ConflictRepository } from './conflicts/conflict.repository.ts'
 import { registerConflictRoutes } from './conflicts/conflict.routes.ts'
 import { ConflictService } from './conflicts/conflict.service.ts'
@@ -419,6 +420,7 @@ export async function createRegistry(
     maxQueueLagSeconds: config.READINESS_MAX_QUEUE_LAG_SECONDS,
   })
   registerMetricsRoutes(app, metrics, { scrapeToken: config.METRICS_TOKEN })
+  registerConsoleRoutes(app, config.CONSOLE_DIR)
   app.openAPIRegistry.registerComponent('securitySchemes', BEARER_SCHEME, {
     type: 'http',
     scheme: 'bearer',

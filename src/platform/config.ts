@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
 import {
   SYNC_DIRECTIONS,
@@ -194,6 +195,11 @@ const configSchema = z.object({
    * reverse proxy. Off by default, because a client could otherwise pick its own address.
    */
   TRUST_PROXY: booleanFromEnv.default(false),
+  /**
+   * Folder of the built web console (`npm run build`), served under /console. A relative path is
+   * resolved against the working directory.
+   */
+  CONSOLE_DIR: z.string().default(fileURLToPath(new URL('../../console/dist', import.meta.url))),
   /** winston log level. */
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
 })

@@ -1,0 +1,68 @@
+import { useQuery } from '@tanstack/react-query'
+import { useEffect } from 'react'
+import { NavLink, Outlet } from 'react-router'
+import { useApi, useSession, type Role } from '../auth/session.tsx'
+
+/** A page of the console and the roles that may open it; the navigation lists only those. */
+export interface ConsolePage {
+  path: string
+  label: string
+  roles: readonly Role[]
+}
+
+export const PAGES: readonly ConsolePage[] = [
+  { path: '/conflicts', label: 'Conflicts', roles: ['steward'] },
+  { path: '/patients', label: 'Patients', roles: ['clinician', 'steward'] },
+  { path: '/sync', label: 'Sync', roles: ['admin'] },
+  { path: '/audit', label: 'Audit log', roles: ['auditor'] },
+]
+
+/** Header, navigation and the current page, for a signed-in user. */
+export function Shell() {
+  const { session, signOut, hasRole, updateRoles } = useSession()
+  const api = useApi()
+  // Checks the stored token at every page load and then every minute: a disabled user or a new
+  // password ends the session (the client signs out on the 401), and changed roles apply at once.
+  const me = useQuery({
+    queryKey: ['auth', 'me'],
+    queryFn: () => api.request<{ id: string; roles: Role[] }>('/auth/me'),
+    refetchInterval: 60_000,
+  })
+  useEffect(() => {
+    if (me.data !== undefined) updateRoles(me.data.roles)
+  }, [me.data, updateRoles])
+
+  if (session === null) return null
+  const pages = PAGES.filter((page) => hasRole(...page.roles))
+
+  return (
+    <>
+      <a className="skip-link" href="#main">
+        Skip to main content
+      </a>
+      <header className="top-bar">
+        <span className="brand">Brain Registry</span>
+        <nav aria-label="Main">
+          <ul>
+            {pages.map((page) => (
+              <li key={page.path}>
+                <NavLink to={page.path}>{page.label}</NavLink>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <div className="user">
+          <span>
+            {session.username} <span className="muted">({session.roles.join(', ')})</span>
+          </span>
+          <button type="button" className="secondary" onClick={signOut}>
+            Sign out
+          </button>
+        </div>
+      </header>
+      <main id="main" tabIndex={-1}>
+        <Outlet />
+      </main>
+    </>
+  )
+}

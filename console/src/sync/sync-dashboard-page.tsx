@@ -1,0 +1,6 @@
+import { PageHeading } from '../layout/page-heading.tsx'
+
+// TODO: placeholder until the page is built.
+export function SyncDashboardPage() {
+  return <PageHeading>SyncDashboardPage</PageHeading>
+}

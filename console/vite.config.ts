@@ -1,0 +1,27 @@
+import react from '@vitejs/plugin-react'
+import { defineConfig } from 'vite'
+
+/** Where the API listens during `npm run dev:console`; the dev server forwards API calls there. */
+const apiUrl = process.env.CONSOLE_API_URL ?? 'http://127.0.0.1:3000'
+
+export default defineConfig({
+  root: import.meta.dirname,
+  // The API serves the built files under /console/, beside its own routes.
+  base: '/console/',
+  plugins: [react()],
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    // No inline scripts or styles, so the API can serve the page under a strict
+    // Content-Security-Policy.
+    assetsInlineLimit: 0,
+  },
+  server: {
+    host: '127.0.0.1',
+    port: 5173,
+    strictPort: true,
+    proxy: {
+      '^/(?!console(/|$)|@|node_modules|src)': { target: apiUrl, changeOrigin: false },
+    },
+  },
+})

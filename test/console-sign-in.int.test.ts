@@ -1,0 +1,105 @@
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { launchChromium, saveScreenshot } from './browser/chromium.ts'
+import { buildConsole } from './browser/console-build.ts'
+import {
+  createConsoleUser,
+  expectNoAccessibilityViolations,
+  signIn,
+} from './browser/console-session.ts'
+import { startTestRegistry, type TestRegistry } from './harness.ts'
+
+let test: TestRegistry
+let browser: Browser
+let context: BrowserContext
+let page: Page
+
+beforeAll(async () => {
+  await buildConsole()
+  test = await startTestRegistry('console_sign_in')
+  browser = await launchChromium()
+})
+
+afterAll(async () => {
+  await browser.close()
+  await test.stop()
+})
+
+describe('console sign-in', () => {
+  beforeAll(async () => {
+    context = await browser.newContext({ viewport: { width: 1366, height: 768 } })
+    page = await context.newPage()
+  })
+
+  afterAll(async () => {
+    await context.close()
+  })
+
+  it('shows the API error for a wrong password', async () => {
+    const user = await createConsoleUser(test, ['steward'])
+    await page.goto(`${test.url}/console/`)
+    await expect.poll(() => page.title()).toBe('Sign in · Brain Registry')
+    await expectNoAccessibilityViolations(page)
+
+    await page.getByLabel('Username').fill(user.username)
+    await page.getByLabel('Password').fill('not the password')
+    await page.getByRole('button', { name: 'Sign in' }).click()
+
+    const alert = page.getByRole('alert')
+    await alert.waitFor()
+    expect(await alert.textContent()).toContain('INVALID_CREDENTIALS')
+    await saveScreenshot(page, 'sign-in-wrong-password')
+  })
+
+  it('lists only the pages of the user roles', async () => {
+    const steward = await createConsoleUser(test, ['steward'])
+    await signIn(page, test.url, steward)
+
+    const nav = page.getByRole('navigation', { name: 'Main' })
+    expect(await nav.getByRole('link').allTextContents()).toEqual(['Conflicts', 'Patients'])
+    expect(new URL(page.url()).pathname).toBe('/console/conflicts')
+
+    await page.goto(`${test.url}/console/sync`)
+    await page.getByRole('heading', { name: 'Not allowed', level: 1 }).waitFor()
+    await saveScreenshot(page, 'steward-on-sync-page')
+    await page.getByRole('button', { name: 'Sign out' }).click()
+    await page.getByRole('button', { name: 'Sign in' }).waitFor()
+
+    const admin = await createConsoleUser(test, ['admin', 'auditor'])
+    await signIn(page, test.url, admin)
+    expect(await nav.getByRole('link').allTextContents()).toEqual(['Sync', 'Audit log'])
+    await page.getByRole('button', { name: 'Sign out' }).click()
+  })
+
+  it('returns to the requested page after sign-in', async () => {
+    const clinician = await createConsoleUser(test, ['clinician'])
+    await page.goto(`${test.url}/console/patients`)
+    await page.getByRole('button', { name: 'Sign in' }).waitFor()
+    await page.getByLabel('Username').fill(clinician.username)
+    await page.getByLabel('Password').fill(clinician.password)
+    await page.getByRole('button', { name: 'Sign in' }).click()
+
+    await page.getByRole('button', { name: 'Sign out' }).waitFor()
+    expect(new URL(page.url()).pathname).toBe('/console/patients')
+    await page.getByRole('button', { name: 'Sign out' }).click()
+  })
+
+  it('sends the user back to sign-in when the account is disabled', async () => {
+    const steward = await createConsoleUser(test, ['steward'])
+    await signIn(page, test.url, steward)
+    const admin = await test.authorizationFor(['admin'])
+    const disabled = await test.api(
+      'PATCH',
+      `/users/${steward.id}`,
+      { disabled: true },
+      { Authorization: admin },
+    )
+    expect(disabled.status).toBe(200)
+
+    await page.reload()
+    const status = page.getByRole('status')
+    await status.waitFor()
+    expect(await status.textContent()).toContain('TOKEN_INVALID')
+    await page.getByRole('button', { name: 'Sign in' }).waitFor()
+  })
+})
