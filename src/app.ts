@@ -17,7 +17,7 @@ import { UserService } from './auth/user.service.ts'
 import { ConditionRepository } from './conditions/condition.repository.ts'
 import { registerConditionRoutes } from './conditions/condition.routes.ts'
 import { ConditionService } from './conditions/condition.service.ts'
-import { registerConsoleRoutes } from './console/console.routes.ts'
+import { CONSOLE_PATH, registerConsoleRoutes } from './console/console.routes.ts'
 import { ConflictRepository } from './conflicts/conflict.repository.ts'
 import { registerConflictRoutes } from './conflicts/conflict.routes.ts'
 import { ConflictService } from './conflicts/conflict.service.ts'
@@ -501,7 +501,12 @@ export async function createRegistry(
         })
       })
       const url = `http://${config.HOST}:${port}`
-      logger.info('API listening', { url, docs: `${url}/docs`, role: config.PROCESS_ROLE })
+      logger.info('API listening', {
+        url,
+        console: `${url}${CONSOLE_PATH}/`,
+        docs: `${url}/docs`,
+        role: config.PROCESS_ROLE,
+      })
       if (config.authTokenSecretGenerated) {
         logger.warn(
           'AUTH_TOKEN_SECRET is not set; tokens are signed with a random key that only this process knows',
