@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import { serve, type ServerType } from '@hono/node-server'
 import type { OpenAPIHono } from '@hono/zod-openapi'
 import { Scalar } from '@scalar/hono-api-reference'
@@ -507,6 +509,11 @@ export async function createRegistry(
         docs: `${url}/docs`,
         role: config.PROCESS_ROLE,
       })
+      if (!existsSync(join(config.CONSOLE_DIR, 'index.html'))) {
+        logger.warn('The web console is not built; run npm run build to serve it', {
+          directory: config.CONSOLE_DIR,
+        })
+      }
       if (config.authTokenSecretGenerated) {
         logger.warn(
           'AUTH_TOKEN_SECRET is not set; tokens are signed with a random key that only this process knows',
