@@ -9,8 +9,8 @@ import { problemResponse, type AppEnv } from '../platform/http.ts'
 /** Path under which the API serves the web console. */
 export const CONSOLE_PATH = '/console'
 
-// The built page loads only its own scripts and styles and calls only this origin; nothing is
-// inline, so a strict policy costs nothing and keeps an injected script from running.
+// The built page loads only its own scripts and styles and calls only this origin. Nothing is
+// inline, so a strict policy costs nothing and stops an injected script from running.
 const CONTENT_SECURITY_POLICY = [
   "default-src 'self'",
   "script-src 'self'",
@@ -31,25 +31,30 @@ function setPageHeaders(c: Context<AppEnv>) {
 }
 
 /**
- * Serves the built web console from `directory`: files under `assets/` by name with a year of
- * caching (Vite puts a content hash in each name), and `index.html` for every other path under
- * /console, so the console's own router handles reloads and shared links. Without a build, the
- * console paths answer 503 `CONSOLE_NOT_BUILT` and the API works as before.
+ * Serves the built web console from `directory`. Files under `assets/` are served by name and
+ * cached for a year, because Vite puts a content hash in each name. Every other path under
+ * /console gets `index.html`, so the console's own router handles reloads and shared links.
+ * Without a build, the console paths answer 503 `CONSOLE_NOT_BUILT` and the API works as before.
  */
 export function registerConsoleRoutes(app: OpenAPIHono<AppEnv>, directory: string) {
   const indexFile = join(directory, 'index.html')
 
   app.get('/', (c) => c.redirect(`${CONSOLE_PATH}/`))
   app.get(CONSOLE_PATH, (c) => c.redirect(`${CONSOLE_PATH}/`))
+  app.use(`${CONSOLE_PATH}/assets/*`, async (c, next) => {
+    await next()
+    // Set after the file is found: serveStatic builds its response before its onFound hook
+    // runs, and a 404 must not be cached for a year.
+    if (c.res.status === 200) {
+      c.res.headers.set('Cache-Control', 'public, max-age=31536000, immutable')
+      c.res.headers.set('X-Content-Type-Options', 'nosniff')
+    }
+  })
   app.use(
     `${CONSOLE_PATH}/assets/*`,
     serveStatic<AppEnv>({
       root: directory,
       rewriteRequestPath: (path) => path.slice(CONSOLE_PATH.length),
-      onFound: (_path, c) => {
-        setPageHeaders(c)
-        c.header('Cache-Control', 'public, max-age=31536000, immutable')
-      },
     }),
   )
   app.get(`${CONSOLE_PATH}/assets/*`, (c) =>
