@@ -20,8 +20,10 @@ export default defineConfig({
     host: '127.0.0.1',
     port: 5173,
     strictPort: true,
+    // Everything outside /console goes to the API, so the page calls the same paths as in
+    // production.
     proxy: {
-      '^/(?!console(/|$)|@|node_modules|src)': { target: apiUrl, changeOrigin: false },
+      '^/(?!console(/|$))': { target: apiUrl, changeOrigin: false },
     },
   },
 })
