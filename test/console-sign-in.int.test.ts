@@ -5,6 +5,7 @@ import { buildConsole } from './browser/console-build.ts'
 import {
   createConsoleUser,
   expectNoAccessibilityViolations,
+  focusedElement,
   signIn,
 } from './browser/console-session.ts'
 import { startTestRegistry, type TestRegistry } from './harness.ts'
@@ -68,6 +69,27 @@ describe('console sign-in', () => {
     const admin = await createConsoleUser(test, ['admin', 'auditor'])
     await signIn(page, test.url, admin)
     expect(await nav.getByRole('link').allTextContents()).toEqual(['Sync', 'Audit log'])
+    await page.getByRole('button', { name: 'Sign out' }).click()
+  })
+
+  it('works with the keyboard alone', async () => {
+    const steward = await createConsoleUser(test, ['steward'])
+    await page.goto(`${test.url}/console/`)
+    await page.getByRole('button', { name: 'Sign in' }).waitFor()
+
+    await page.keyboard.press('Tab')
+    expect((await focusedElement(page)).id).toBe('username')
+    await page.keyboard.type(steward.username)
+    await page.keyboard.press('Tab')
+    await page.keyboard.type(steward.password)
+    await page.keyboard.press('Enter')
+    await page.getByRole('button', { name: 'Sign out' }).waitFor()
+
+    await page.keyboard.press('Tab')
+    expect(await focusedElement(page)).toMatchObject({ tag: 'A', text: 'Skip to main content' })
+    await saveScreenshot(page, 'skip-link-focused')
+    await page.keyboard.press('Enter')
+    expect((await focusedElement(page)).id).toBe('main')
     await page.getByRole('button', { name: 'Sign out' }).click()
   })
 

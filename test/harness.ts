@@ -6,6 +6,7 @@ import { FhirClient } from '../src/fhir/fhir-client.ts'
 import { deleteSubscriptions, deleteSubscriptionsExcept } from '../src/fhir/subscriptions.ts'
 import { loadConfig } from '../src/platform/config.ts'
 import { createLogger } from '../src/platform/logger.ts'
+import { TEST_CONSOLE_DIR } from './browser/console-build.ts'
 
 export const TEST_DATABASE_URL =
   process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/brain_registry_test'
@@ -76,6 +77,8 @@ export async function startTestRegistry(
       // A first admin, so that the registry does not warn at start that it has no user.
       BOOTSTRAP_ADMIN_USERNAME: 'test-first-admin',
       BOOTSTRAP_ADMIN_PASSWORD: crypto.randomUUID(),
+      // Where buildConsole() puts the console, so that a test never serves an old build.
+      CONSOLE_DIR: TEST_CONSOLE_DIR,
       ...configOverrides,
     },
   )

@@ -68,3 +68,13 @@ export async function expectNoAccessibilityViolations(page: Page): Promise<void>
   })
   expect(violations).toEqual([])
 }
+
+/** The element that has the keyboard focus: its tag, id and text. */
+export async function focusedElement(
+  page: Page,
+): Promise<{ tag: string; id: string; text: string }> {
+  // A string expression, because the test code is type-checked without the DOM library.
+  return page.evaluate<{ tag: string; id: string; text: string }>(
+    '({ tag: document.activeElement?.tagName ?? "", id: document.activeElement?.id ?? "", text: document.activeElement?.textContent ?? "" })',
+  )
+}
