@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest'
+import {
+  bulkFieldOf,
+  filtersFromSearch,
+  isoFromLocalInput,
+  localInputOfIso,
+  searchOfFilters,
+} from './conflict-filters.ts'
+
+describe('filtersFromSearch', () => {
+  it('defaults to open conflicts of any type', () => {
+    expect(filtersFromSearch(new URLSearchParams())).toEqual({ status: 'open' })
+  })
+
+  it('reads every filter', () => {
+    const params = new URLSearchParams({
+      status: 'resolved',
+      entityType: 'condition',
+      field: 'code',
+      entityId: '5f0c6f0e-7d55-4a5e-9b1b-1c6f4f1f2a3b',
+      createdFrom: '2026-01-01T00:00:00.000Z',
+      createdTo: '2026-02-01T00:00:00.000Z',
+    })
+
+    expect(filtersFromSearch(params)).toEqual({
+      status: 'resolved',
+      entityType: 'condition',
+      field: 'code',
+      entityId: '5f0c6f0e-7d55-4a5e-9b1b-1c6f4f1f2a3b',
+      createdFrom: '2026-01-01T00:00:00.000Z',
+      createdTo: '2026-02-01T00:00:00.000Z',
+    })
+  })
+
+  it('ignores an unknown status, an unknown type and blank values', () => {
+    const params = new URLSearchParams({ status: 'closed', entityType: 'encounter', field: ' ' })
+
+    expect(filtersFromSearch(params)).toEqual({ status: 'open' })
+  })
+})
+
+describe('searchOfFilters', () => {
+  it('leaves out the default status', () => {
+    expect(searchOfFilters({ status: 'open', field: 'birthDate' }).toString()).toBe(
+      'field=birthDate',
+    )
+  })
+
+  it('round-trips through filtersFromSearch', () => {
+    const filters = { status: 'dismissed', entityType: 'patient', field: 'names' } as const
+
+    expect(filtersFromSearch(searchOfFilters(filters))).toEqual(filters)
+  })
+})
+
+describe('bulkFieldOf', () => {
+  it('needs open conflicts of one field', () => {
+    expect(bulkFieldOf({ status: 'open', field: 'gender' })).toBe('gender')
+    expect(bulkFieldOf({ status: 'open' })).toBeUndefined()
+    expect(bulkFieldOf({ status: 'resolved', field: 'gender' })).toBeUndefined()
+  })
+})
+
+describe('local time inputs', () => {
+  it('converts a local input to UTC and back', () => {
+    const iso = isoFromLocalInput('2026-03-04T05:06')
+
+    expect(iso).toBe(new Date(2026, 2, 4, 5, 6).toISOString())
+    expect(localInputOfIso(iso)).toBe('2026-03-04T05:06')
+  })
+
+  it('gives nothing for empty or invalid input', () => {
+    expect(isoFromLocalInput('')).toBeUndefined()
+    expect(isoFromLocalInput('yesterday')).toBeUndefined()
+    expect(localInputOfIso(undefined)).toBe('')
+    expect(localInputOfIso('not a time')).toBe('')
+  })
+})

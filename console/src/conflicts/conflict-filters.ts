@@ -1,0 +1,83 @@
+import {
+  CONFLICT_ENTITY_TYPES,
+  CONFLICT_STATUSES,
+  type ConflictEntityType,
+  type ConflictStatus,
+} from './conflict-types.ts'
+
+/** The queue's filters, as the URL query and `GET /conflicts` name them. */
+export interface ConflictFilters {
+  status: ConflictStatus
+  entityType?: ConflictEntityType
+  field?: string
+  entityId?: string
+  /** ISO 8601 times with an offset, as the API takes them. */
+  createdFrom?: string
+  createdTo?: string
+}
+
+const TEXT_FILTERS = ['field', 'entityId', 'createdFrom', 'createdTo'] as const
+
+function isStatus(value: string | null): value is ConflictStatus {
+  return CONFLICT_STATUSES.some((status) => status === value)
+}
+
+function isEntityType(value: string | null): value is ConflictEntityType {
+  return CONFLICT_ENTITY_TYPES.some((type) => type === value)
+}
+
+/**
+ * Reads the filters from a URL query. An unknown status or entity type falls back to the default
+ * (open, any type), so a mistyped link still opens the queue; other values go to the API as they
+ * are, which names any invalid one.
+ */
+export function filtersFromSearch(params: URLSearchParams): ConflictFilters {
+  const status = params.get('status')
+  const entityType = params.get('entityType')
+  const filters: ConflictFilters = { status: isStatus(status) ? status : 'open' }
+  if (isEntityType(entityType)) filters.entityType = entityType
+  for (const name of TEXT_FILTERS) {
+    const value = params.get(name)?.trim()
+    if (value !== undefined && value !== '') filters[name] = value
+  }
+  return filters
+}
+
+/** Writes the filters as a URL query, leaving out the default status and empty values. */
+export function searchOfFilters(filters: ConflictFilters): URLSearchParams {
+  const params = new URLSearchParams()
+  if (filters.status !== 'open') params.set('status', filters.status)
+  if (filters.entityType !== undefined) params.set('entityType', filters.entityType)
+  for (const name of TEXT_FILTERS) {
+    const value = filters[name]
+    if (value !== undefined && value !== '') params.set(name, value)
+  }
+  return params
+}
+
+/** Whether bulk resolution applies: open conflicts of one named field. */
+export function bulkFieldOf(filters: ConflictFilters): string | undefined {
+  return filters.status === 'open' ? filters.field : undefined
+}
+
+/**
+ * Converts the value of a `datetime-local` input (local time, no zone) to an ISO time in UTC;
+ * undefined when empty or invalid.
+ */
+export function isoFromLocalInput(text: string): string | undefined {
+  if (text.trim() === '') return undefined
+  const time = new Date(text)
+  return Number.isNaN(time.getTime()) ? undefined : time.toISOString()
+}
+
+/** Converts an ISO time to the local `YYYY-MM-DDTHH:mm` a `datetime-local` input shows. */
+export function localInputOfIso(iso: string | undefined): string {
+  if (iso === undefined) return ''
+  const time = new Date(iso)
+  if (Number.isNaN(time.getTime())) return ''
+  const pad = (part: number) => String(part).padStart(2, '0')
+  return (
+    `${time.getFullYear()}-${pad(time.getMonth() + 1)}-${pad(time.getDate())}` +
+    `T${pad(time.getHours())}:${pad(time.getMinutes())}`
+  )
+}
