@@ -1,5 +1,11 @@
 import { useId, useState, type SyntheticEvent } from 'react'
-import { isoFromLocalInput, localInputOfIso, type ConflictFilters } from './conflict-filters.ts'
+import {
+  DEFAULT_PAGE_SIZE,
+  PAGE_SIZES,
+  isoFromLocalInput,
+  localInputOfIso,
+  type ConflictFilters,
+} from './conflict-filters.ts'
 import { CONFLICT_ENTITY_TYPES, CONFLICT_STATUSES, DELETION_FIELD } from './conflict-types.ts'
 
 /** The merge fields a conflict can name, offered as suggestions in the field filter. */
@@ -28,6 +34,7 @@ interface FormState {
   entityId: string
   createdFrom: string
   createdTo: string
+  limit: string
 }
 
 function formStateOf(filters: ConflictFilters): FormState {
@@ -38,6 +45,7 @@ function formStateOf(filters: ConflictFilters): FormState {
     entityId: filters.entityId ?? '',
     createdFrom: localInputOfIso(filters.createdFrom),
     createdTo: localInputOfIso(filters.createdTo),
+    limit: String(filters.limit ?? DEFAULT_PAGE_SIZE),
   }
 }
 
@@ -67,6 +75,7 @@ export function ConflictFilterForm({
       entityId: form.entityId.trim(),
       createdFrom: isoFromLocalInput(form.createdFrom),
       createdTo: isoFromLocalInput(form.createdTo),
+      limit: form.limit,
     })
   }
 
@@ -114,7 +123,7 @@ export function ConflictFilterForm({
           id={`${ids}-entity`}
           value={form.entityId}
           onChange={set('entityId')}
-          size={38}
+          size={36}
           autoComplete="off"
         />
       </label>
@@ -135,6 +144,16 @@ export function ConflictFilterForm({
           value={form.createdTo}
           onChange={set('createdTo')}
         />
+      </label>
+      <label htmlFor={`${ids}-limit`}>
+        Per page
+        <select id={`${ids}-limit`} value={form.limit} onChange={set('limit')}>
+          {PAGE_SIZES.map((size) => (
+            <option key={size} value={size}>
+              {size}
+            </option>
+          ))}
+        </select>
       </label>
       <button type="submit">Apply filters</button>
       <button

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import {
   bulkFieldOf,
   filtersFromSearch,
+  isFiltered,
   isoFromLocalInput,
   localInputOfIso,
   searchOfFilters,
@@ -36,6 +37,26 @@ describe('filtersFromSearch', () => {
     const params = new URLSearchParams({ status: 'closed', entityType: 'encounter', field: ' ' })
 
     expect(filtersFromSearch(params)).toEqual({ status: 'open' })
+  })
+})
+
+describe('page size', () => {
+  it('reads an offered page size and drops any other', () => {
+    expect(filtersFromSearch(new URLSearchParams('limit=10')).limit).toBe(10)
+    expect(filtersFromSearch(new URLSearchParams('limit=25')).limit).toBeUndefined()
+    expect(filtersFromSearch(new URLSearchParams('limit=7')).limit).toBeUndefined()
+    expect(filtersFromSearch(new URLSearchParams('limit=x')).limit).toBeUndefined()
+  })
+
+  it('writes a page size other than the default', () => {
+    expect(searchOfFilters({ status: 'open', limit: 50 }).toString()).toBe('limit=50')
+    expect(searchOfFilters({ status: 'open', limit: 25 }).toString()).toBe('')
+  })
+
+  it('does not count as a filter', () => {
+    expect(isFiltered({ status: 'open', limit: 10 })).toBe(false)
+    expect(isFiltered({ status: 'open', entityType: 'patient' })).toBe(true)
+    expect(isFiltered({ status: 'resolved' })).toBe(true)
   })
 })
 

@@ -5,9 +5,15 @@ import {
   type ConflictStatus,
 } from './conflict-types.ts'
 
-/** The queue's filters, as the URL query and `GET /conflicts` name them. */
+/** Page sizes the queue offers; the API takes up to 200. */
+export const PAGE_SIZES = [10, 25, 50, 100] as const
+export const DEFAULT_PAGE_SIZE = 25
+
+/** The queue's filters and page size, as the URL query and `GET /conflicts` name them. */
 export interface ConflictFilters {
   status: ConflictStatus
+  /** Conflicts per page; one of PAGE_SIZES, DEFAULT_PAGE_SIZE when absent. */
+  limit?: number
   entityType?: ConflictEntityType
   field?: string
   entityId?: string
@@ -36,6 +42,10 @@ export function filtersFromSearch(params: URLSearchParams): ConflictFilters {
   const entityType = params.get('entityType')
   const filters: ConflictFilters = { status: isStatus(status) ? status : 'open' }
   if (isEntityType(entityType)) filters.entityType = entityType
+  const limit = Number(params.get('limit'))
+  if (PAGE_SIZES.some((size) => size === limit) && limit !== DEFAULT_PAGE_SIZE) {
+    filters.limit = limit
+  }
   for (const name of TEXT_FILTERS) {
     const value = params.get(name)?.trim()
     if (value !== undefined && value !== '') filters[name] = value
@@ -43,16 +53,24 @@ export function filtersFromSearch(params: URLSearchParams): ConflictFilters {
   return filters
 }
 
-/** Writes the filters as a URL query, leaving out the default status and empty values. */
+/** Writes the filters as a URL query, leaving out defaults and empty values. */
 export function searchOfFilters(filters: ConflictFilters): URLSearchParams {
   const params = new URLSearchParams()
   if (filters.status !== 'open') params.set('status', filters.status)
+  if (filters.limit !== undefined && filters.limit !== DEFAULT_PAGE_SIZE) {
+    params.set('limit', String(filters.limit))
+  }
   if (filters.entityType !== undefined) params.set('entityType', filters.entityType)
   for (const name of TEXT_FILTERS) {
     const value = filters[name]
     if (value !== undefined && value !== '') params.set(name, value)
   }
   return params
+}
+
+/** Whether any filter narrows the list, apart from the page size. */
+export function isFiltered(filters: ConflictFilters): boolean {
+  return searchOfFilters({ ...filters, limit: undefined }).toString() !== ''
 }
 
 /** Whether bulk resolution applies: open conflicts of one named field. */

@@ -6,8 +6,10 @@ import { PageHeading } from '../layout/page-heading.tsx'
 import { BulkResolvePanel } from './bulk-resolve.tsx'
 import { ConflictFilterForm } from './conflict-filter-form.tsx'
 import {
+  DEFAULT_PAGE_SIZE,
   bulkFieldOf,
   filtersFromSearch,
+  isFiltered,
   searchOfFilters,
   type ConflictFilters,
 } from './conflict-filters.ts'
@@ -16,8 +18,6 @@ import { ProblemAlert, StatusBadge, Time } from './conflict-parts.tsx'
 import { DELETION_FIELD, type Conflict, type ConflictPage } from './conflict-types.ts'
 import { formatCompact } from './value-diff.ts'
 import './conflicts.css'
-
-const PAGE_SIZE = 25
 
 /** Reads the open queue again this often, since the merge opens conflicts at any time. */
 const REFRESH_INTERVAL_MS = 30_000
@@ -79,8 +79,8 @@ function ConflictRow({
 
 function emptyMessage(filters: ConflictFilters, firstPage: boolean): string {
   if (!firstPage) return 'This page has no conflicts left; go back to the previous page.'
-  const filtered = searchOfFilters(filters).toString() !== ''
-  if (filters.status === 'open' && !filtered) return 'The queue is empty: no conflict is open.'
+  if (filters.status === 'open' && !isFiltered(filters))
+    return 'The queue is empty: no conflict is open.'
   return `No ${filters.status} conflict matches these filters.`
 }
 
@@ -108,7 +108,7 @@ function ConflictQueue({
     queryKey: ['conflicts', 'list', filters, cursor],
     queryFn: () =>
       api.request<ConflictPage>('/conflicts', {
-        query: { ...filters, limit: PAGE_SIZE, cursor },
+        query: { ...filters, limit: filters.limit ?? DEFAULT_PAGE_SIZE, cursor },
       }),
     placeholderData: keepPreviousData,
     refetchInterval: filters.status === 'open' ? REFRESH_INTERVAL_MS : false,
@@ -150,7 +150,11 @@ function ConflictQueue({
           <table className="conflict-table">
             <caption>
               {filters.status} conflicts, page {cursors.length}
-              {query.isFetching && <span className="muted"> (refreshing…)</span>}
+              {query.isPlaceholderData ? (
+                <span className="muted"> (loading, showing the previous page…)</span>
+              ) : (
+                query.isFetching && <span className="muted"> (refreshing…)</span>
+              )}
             </caption>
             <thead>
               <tr>
@@ -229,7 +233,7 @@ export function ConflictListPage() {
       <title>Conflicts · Brain Registry</title>
       <PageHeading>Conflicts</PageHeading>
       <ConflictFilterForm
-        key={search}
+        key={`filters?${search}`}
         filters={filters}
         onApply={(values) => {
           const params = new URLSearchParams()
@@ -239,7 +243,7 @@ export function ConflictListPage() {
           setSearchParams(searchOfFilters(filtersFromSearch(params)))
         }}
       />
-      <ConflictQueue key={search} filters={filters} queueSearch={queueSearch} />
+      <ConflictQueue key={`queue?${search}`} filters={filters} queueSearch={queueSearch} />
     </>
   )
 }

@@ -1,0 +1,412 @@
+import type { Patient as FhirPatient } from '@medplum/fhirtypes'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Conflict, ConflictDetail } from '../src/conflicts/conflict.schemas.ts'
+import { FhirRequestError } from '../src/fhir/fhir-client.ts'
+import type { Patient } from '../src/patients/patient.schemas.ts'
+import { launchChromium, saveScreenshot } from './browser/chromium.ts'
+import { buildConsole } from './browser/console-build.ts'
+import {
+  createConsoleUser,
+  expectNoAccessibilityViolations,
+  signIn,
+  type ConsoleUser,
+} from './browser/console-session.ts'
+import { startTestRegistry, waitFor, type TestRegistry } from './harness.ts'
+
+let test: TestRegistry
+let browser: Browser
+let context: BrowserContext
+let page: Page
+let steward: ConsoleUser
+
+beforeAll(async () => {
+  await buildConsole()
+  // Telecom and gender are last-writer-wins by default, so whether two quick edits clash would
+  // depend on the clock-skew window. As manual fields, their conflicts do not depend on timing.
+  test = await startTestRegistry('console_conflicts', {
+    MERGE_RULES: 'patient.telecom=manual,patient.gender=manual',
+  })
+  browser = await launchChromium()
+  context = await browser.newContext({ viewport: { width: 1366, height: 768 } })
+  page = await context.newPage()
+  steward = await createConsoleUser(test, ['steward'])
+  await signIn(page, test.url, steward)
+})
+
+afterAll(async () => {
+  await context.close()
+  await browser.close()
+  await test.stop()
+})
+
+async function json<T>(response: Response, status: number): Promise<T> {
+  const body = (await response.json()) as T
+  expect(response.status, JSON.stringify(body)).toBe(status)
+  return body
+}
+
+async function getPatient(id: string): Promise<Patient> {
+  return json<Patient>(await test.api('GET', `/patients/${id}`), 200)
+}
+
+async function getConflict(id: string): Promise<ConflictDetail> {
+  return json<ConflictDetail>(await test.api('GET', `/conflicts/${id}`), 200)
+}
+
+async function createSyncedPatient(fields: Record<string, unknown>): Promise<Patient> {
+  const created = await json<Patient>(
+    await test.api('POST', '/patients', {
+      names: [{ use: 'official', family: 'Varga', given: ['Ilona'] }],
+      birthDate: '1970-01-01',
+      gender: 'female',
+      ...fields,
+    }),
+    201,
+  )
+  return waitFor('the patient to be synced', async () => {
+    const row = await getPatient(created.id)
+    return row.sync.state === 'synced' ? row : undefined
+  })
+}
+
+/**
+ * Makes the registry and a hospital change one field of a new synced patient from the same base.
+ * The registry writes first and the hospital then writes with If-Match on the version both started
+ * from, so the registry's push meets HAPI's newer version and the merge opens a conflict. In the
+ * rare run where the push reaches HAPI before the hospital's write, that write fails with a
+ * version conflict and the case starts over with a new patient.
+ */
+async function changeOnBothSides(
+  fields: Record<string, unknown>,
+  registryChange: Record<string, unknown>,
+  hospitalChange: Partial<FhirPatient>,
+): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    const row = await createSyncedPatient(fields)
+    const current = await test.hospital.read<FhirPatient>('Patient', row.id)
+    if (!current) throw new Error(`Patient/${row.id} is missing in HAPI`)
+    const patched = await test.api('PATCH', `/patients/${row.id}`, registryChange, {
+      'If-Match': `"${row.version}"`,
+    })
+    expect(patched.status).toBe(200)
+    try {
+      await test.hospital.update<FhirPatient>(
+        { ...current, ...hospitalChange },
+        { ifMatchVersion: Number(current.meta?.versionId) },
+      )
+      return row.id
+    } catch (error) {
+      if (!(error instanceof FhirRequestError && error.isVersionConflict) || attempt === 3) {
+        throw error
+      }
+    }
+  }
+}
+
+async function waitForConflict(entityId: string, field: string): Promise<Conflict> {
+  return waitFor(`an open ${field} conflict of ${entityId}`, async () => {
+    const found = await json<{ items: Conflict[] }>(
+      await test.api('GET', `/conflicts?entityId=${entityId}&field=${field}`),
+      200,
+    )
+    return found.items[0]
+  })
+}
+
+/** Opens a birthDate conflict: base 1970-01-01, registry 1972-03-03, FHIR 1971-02-02. */
+async function birthDateConflict(): Promise<Conflict> {
+  const id = await changeOnBothSides({}, { birthDate: '1972-03-03' }, { birthDate: '1971-02-02' })
+  return waitForConflict(id, 'birthDate')
+}
+
+/** Waits until HAPI and the registry both hold the value that `read` picks out of each. */
+async function waitForConvergence<T>(
+  id: string,
+  expected: T,
+  readFhir: (patient: FhirPatient) => T,
+  readRegistry: (patient: Patient) => T,
+): Promise<void> {
+  await waitFor(`Patient/${id} in HAPI to hold ${JSON.stringify(expected)}`, async () => {
+    const stored = await test.hospital.read<FhirPatient>('Patient', id)
+    return stored && JSON.stringify(readFhir(stored)) === JSON.stringify(expected)
+      ? true
+      : undefined
+  })
+  const synced = await waitFor(`patient ${id} to be synced`, async () => {
+    const row = await getPatient(id)
+    return row.sync.state === 'synced' ? row : undefined
+  })
+  expect(readRegistry(synced)).toEqual(expected)
+}
+
+/** The text of each cell of the comparison table's rows, row header first. */
+async function comparisonRows(): Promise<string[][]> {
+  const rows = page.locator('table.value-comparison tbody tr')
+  await rows.first().waitFor()
+  const texts: string[][] = []
+  for (const row of await rows.all()) {
+    texts.push(await row.locator('th, td').allInnerTexts())
+  }
+  return texts
+}
+
+async function openConflictPage(conflict: Conflict): Promise<void> {
+  await page.goto(`${test.url}/console/conflicts/${conflict.id}`)
+  await page.getByRole('heading', { level: 1, name: `Conflict on ${conflict.field}` }).waitFor()
+  await page.locator('table.value-comparison').waitFor()
+}
+
+describe('conflict queue and detail', () => {
+  it('settles a concurrent edit end to end', async () => {
+    const conflict = await birthDateConflict()
+    const patientId = conflict.entityId
+
+    await page.goto(`${test.url}/console/conflicts`)
+    await page.getByRole('heading', { level: 1, name: 'Conflicts' }).waitFor()
+    await page.getByRole('table').waitFor()
+    expect(await page.locator('.notice').first().innerText()).toContain('filter by one field')
+    expect(await page.getByRole('checkbox').count()).toBe(0)
+    await expectNoAccessibilityViolations(page)
+
+    await page.getByLabel('Field', { exact: true }).fill('birthDate')
+    await page.getByRole('button', { name: 'Apply filters' }).click()
+    await page.waitForURL((url) => url.searchParams.get('field') === 'birthDate')
+    const link = page.getByRole('link', { name: `birthDate of patient ${patientId}` })
+    await link.waitFor()
+    const row = page.getByRole('row').filter({ has: link })
+    expect(await row.innerText()).toContain('1972-03-03')
+    expect(await row.innerText()).toContain('1971-02-02')
+    await expectNoAccessibilityViolations(page)
+    await saveScreenshot(page, 'conflicts-queue-filtered')
+
+    await page.reload()
+    await link.waitFor()
+    expect(await page.getByLabel('Field', { exact: true }).inputValue()).toBe('birthDate')
+
+    await link.click()
+    await page.getByRole('heading', { level: 1, name: 'Conflict on birthDate' }).waitFor()
+    expect(await comparisonRows()).toEqual([
+      [
+        'birthDate',
+        '1970-01-01',
+        'changed 1970-01-01 1972-03-03',
+        'changed 1970-01-01 1971-02-02',
+        'differ',
+      ],
+    ])
+    const registry = page.getByRole('region', { name: 'Registry' })
+    const fhir = page.getByRole('region', { name: 'FHIR' })
+    expect(await registry.locator('dd').first().innerText()).toBe(String(conflict.registryVersion))
+    expect(await registry.locator('time').getAttribute('datetime')).toBe(conflict.registryUpdatedAt)
+    expect(await fhir.locator('dd').first().innerText()).toBe(String(conflict.fhirVersionId))
+    expect(await fhir.locator('time').getAttribute('datetime')).toBe(conflict.fhirUpdatedAt)
+    expect(await page.getByRole('link', { name: patientId }).getAttribute('href')).toBe(
+      `/console/patients/${patientId}`,
+    )
+    expect(await page.locator('.summary').innerText()).toContain('sync state conflict')
+    await expectNoAccessibilityViolations(page)
+    await saveScreenshot(page, 'conflicts-detail-open')
+
+    await page.getByRole('button', { name: 'Take FHIR value' }).click()
+    const status = page.getByRole('status').filter({ hasText: 'Conflict resolved' })
+    await status.waitFor()
+    expect(await status.innerText()).toContain('the FHIR value was taken')
+    const resolution = page.getByRole('region', { name: 'Resolution' })
+    await resolution.waitFor()
+    expect(await resolution.innerText()).toContain('FHIR value taken by a steward')
+    expect(await resolution.innerText()).toContain(steward.id)
+    expect(await page.getByRole('button', { name: 'Take FHIR value' }).count()).toBe(0)
+    await expectNoAccessibilityViolations(page)
+    await saveScreenshot(page, 'conflicts-detail-resolved')
+
+    await waitForConvergence(
+      patientId,
+      '1971-02-02',
+      (stored) => stored.birthDate,
+      (row) => row.birthDate,
+    )
+    expect((await getConflict(conflict.id)).status).toBe('resolved')
+
+    await page.getByRole('link', { name: 'Back to the conflict queue' }).first().click()
+    await page.getByRole('heading', { level: 1, name: 'Conflicts' }).waitFor()
+    expect(new URL(page.url()).searchParams.get('field')).toBe('birthDate')
+  })
+
+  it('resolves every selected conflict of one field', async () => {
+    const ids: string[] = []
+    for (let index = 0; index < 3; index++) {
+      ids.push(await changeOnBothSides({}, { gender: 'other' }, { gender: 'male' }))
+    }
+    const conflicts = await Promise.all(ids.map((id) => waitForConflict(id, 'gender')))
+
+    await page.goto(`${test.url}/console/conflicts?field=gender`)
+    await page
+      .getByRole('heading', { level: 2, name: 'Resolve several gender conflicts' })
+      .waitFor()
+    for (const id of ids) {
+      await page
+        .getByRole('checkbox', { name: `Select the conflict on gender of patient ${id}` })
+        .waitFor()
+    }
+    await expectNoAccessibilityViolations(page)
+
+    await page.getByLabel('Select all 3 on this page').check()
+    for (const id of ids) {
+      expect(
+        await page
+          .getByRole('checkbox', { name: `Select the conflict on gender of patient ${id}` })
+          .isChecked(),
+      ).toBe(true)
+    }
+    await page.getByRole('button', { name: 'Take FHIR value for 3 selected' }).click()
+
+    const summary = page.getByRole('status').filter({ hasText: 'Bulk resolution finished' })
+    await summary.waitFor()
+    expect(await summary.innerText()).toContain('3 resolved')
+    const resolved = page.getByRole('region', { name: 'Resolved' })
+    for (const conflict of conflicts) {
+      await resolved.getByRole('link', { name: `Conflict ${conflict.id}` }).waitFor()
+    }
+    await page.getByText('No open conflict matches these filters.').waitFor()
+    await expectNoAccessibilityViolations(page)
+    await saveScreenshot(page, 'conflicts-bulk-summary')
+
+    for (const conflict of conflicts) {
+      const detail = await getConflict(conflict.id)
+      expect(detail.status).toBe('resolved')
+      expect(detail.resolution).toBe('fhir')
+    }
+    for (const id of ids) {
+      await waitForConvergence(
+        id,
+        'male',
+        (stored) => stored.gender,
+        (row) => row.gender,
+      )
+    }
+  })
+
+  it('reports a conflict another steward settled meanwhile', async () => {
+    const conflict = await birthDateConflict()
+    await openConflictPage(conflict)
+
+    const other = await test.authorizationFor(['steward'])
+    await json<ConflictDetail>(
+      await test.api(
+        'POST',
+        `/conflicts/${conflict.id}/resolve`,
+        { choice: 'registry' },
+        { Authorization: other },
+      ),
+      200,
+    )
+    await page.getByRole('button', { name: 'Take FHIR value' }).click()
+
+    const alert = page.getByRole('alert').filter({ hasText: 'CONFLICT_NOT_OPEN' })
+    await alert.waitFor()
+    expect(await alert.innerText()).toContain('Another steward settled this conflict')
+    expect(await alert.innerText()).toMatch(/request [\w-]+/)
+    const resolution = page.getByRole('region', { name: 'Resolution' })
+    await resolution.waitFor()
+    expect(await resolution.innerText()).toContain('registry value kept by a steward')
+    expect(await page.getByRole('button', { name: 'Take FHIR value' }).count()).toBe(0)
+    await expectNoAccessibilityViolations(page)
+    await saveScreenshot(page, 'conflicts-not-open')
+
+    const patient = await getPatient(conflict.entityId)
+    expect(patient.birthDate).toBe('1972-03-03')
+  })
+
+  it('shows the field errors of a rejected value', async () => {
+    const home = { system: 'phone' as const, value: '555-0100', use: 'home' }
+    const id = await changeOnBothSides(
+      { telecom: [home] },
+      { telecom: [{ ...home, use: 'mobile' }] },
+      { telecom: [{ ...home, use: 'work' }] },
+    )
+    const conflict = await waitForConflict(id, 'telecom')
+    await openConflictPage(conflict)
+
+    const rows = await comparisonRows()
+    expect(rows).toContainEqual([
+      'use',
+      'home',
+      'changed home mobile',
+      'changed home work',
+      'differ',
+    ])
+    const input = page.getByLabel('New value as JSON (null removes the element)')
+    expect(JSON.parse(await input.inputValue())).toEqual(conflict.registryValue)
+
+    await input.fill('{"system": "phone",')
+    await page.getByRole('button', { name: 'Use this value' }).click()
+    await page.getByRole('alert').filter({ hasText: 'not valid JSON' }).waitFor()
+
+    await input.fill(JSON.stringify({ ...home, use: 'sometimes' }))
+    await page.getByRole('button', { name: 'Use this value' }).click()
+    const rejection = page.getByRole('alert').filter({ hasText: 'VALIDATION_FAILED' })
+    await rejection.waitFor()
+    const fields = await rejection.getByRole('list', { name: 'Invalid fields' }).innerText()
+    expect(fields).toMatch(/^value\.use: /m)
+    expect(await input.getAttribute('aria-invalid')).toBe('true')
+    await expectNoAccessibilityViolations(page)
+    await saveScreenshot(page, 'conflicts-value-rejected')
+    expect((await getConflict(conflict.id)).status).toBe('open')
+
+    await input.fill(JSON.stringify({ ...home, use: 'temp' }))
+    await page.getByRole('button', { name: 'Use this value' }).click()
+    await page
+      .getByRole('status')
+      .filter({ hasText: 'Conflict resolved with the value you entered' })
+      .waitFor()
+    expect(await page.getByRole('region', { name: 'Resolution' }).innerText()).toContain(
+      'value supplied by a steward',
+    )
+
+    await waitForConvergence(
+      id,
+      ['temp'],
+      (stored) => (stored.telecom ?? []).map((contact) => contact.use),
+      (row) => row.telecom.map((contact) => contact.use),
+    )
+  })
+
+  it('pages forward and back with the cursors', async () => {
+    const ids: string[] = []
+    for (let index = 0; index < 11; index++) {
+      ids.push(await changeOnBothSides({}, { gender: 'other' }, { gender: 'male' }))
+    }
+    await Promise.all(ids.map((id) => waitForConflict(id, 'gender')))
+    const all = await json<{ items: Conflict[] }>(
+      await test.api('GET', '/conflicts?field=gender&limit=200'),
+      200,
+    )
+    const expected = all.items.map((conflict) => conflict.id)
+    expect(expected).toHaveLength(11)
+
+    await page.goto(`${test.url}/console/conflicts`)
+    await page.getByLabel('Field', { exact: true }).fill('gender')
+    await page.getByLabel('Per page').selectOption('10')
+    await page.getByRole('button', { name: 'Apply filters' }).click()
+    await page.waitForURL((url) => url.searchParams.get('limit') === '10')
+
+    await expect.poll(listedConflictIds, { timeout: 15_000 }).toEqual(expected.slice(0, 10))
+    await page.getByRole('button', { name: 'Next page' }).click()
+    await expect.poll(listedConflictIds, { timeout: 15_000 }).toEqual(expected.slice(10))
+    expect(await page.getByRole('button', { name: 'Next page' }).isDisabled()).toBe(true)
+    await page.getByRole('button', { name: 'Previous page' }).click()
+    await expect.poll(listedConflictIds, { timeout: 15_000 }).toEqual(expected.slice(0, 10))
+    expect(await page.getByRole('button', { name: 'Previous page' }).isDisabled()).toBe(true)
+  })
+})
+
+/** Ids of the conflicts the queue lists now, read from the links of its rows. */
+async function listedConflictIds(): Promise<string[]> {
+  const hrefs = await Promise.all(
+    (await page.locator('table.conflict-table tbody th a').all()).map((link) =>
+      link.getAttribute('href'),
+    ),
+  )
+  return hrefs.map((href) => href?.split('/').at(-1) ?? '')
+}
