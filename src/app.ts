@@ -167,6 +167,7 @@ export async function createRegistry(
     clock,
     writable: pushesToFhir(config.syncModes.Patient),
     registryIdentifierSystem: config.REGISTRY_IDENTIFIER_SYSTEM,
+    fhir,
   })
   const conditionService = new ConditionService({
     db,

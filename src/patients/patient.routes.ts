@@ -9,11 +9,13 @@ import {
   jsonContent,
   ifMatchHeaderSchema,
   pageQuerySchema,
+  problemSchema,
   expectedVersionOf,
 } from '../platform/schemas.ts'
 import {
   createPatientSchema,
   patchPatientSchema,
+  patientFhirViewSchema,
   patientListQuerySchema,
   patientSchema,
 } from './patient.schemas.ts'
@@ -45,6 +47,29 @@ const getPatientRoute = securedRoute(['clinician', 'steward'], {
     200: { description: 'The patient', content: jsonContent(patientSchema) },
     400: ERROR_RESPONSES[400],
     404: ERROR_RESPONSES[404],
+  },
+})
+
+const getPatientFhirViewRoute = securedRoute(['clinician', 'steward'], {
+  method: 'get',
+  path: '/patients/{id}/fhir',
+  operationId: 'getPatientFhirView',
+  tags: [TAG],
+  summary: "Read the patient's current FHIR Patient from HAPI, with its mapped fields",
+  description:
+    '404 `NOT_IN_FHIR` when the patient has not been written to FHIR yet, 404 `FHIR_RESOURCE_GONE` when HAPI has no such Patient or deleted it, 502 `FHIR_UNAVAILABLE` when HAPI cannot be reached or fails.',
+  request: { params: idParamSchema },
+  responses: {
+    200: {
+      description: 'The current FHIR Patient and its mapped fields',
+      content: jsonContent(patientFhirViewSchema),
+    },
+    400: ERROR_RESPONSES[400],
+    404: ERROR_RESPONSES[404],
+    502: {
+      description: 'The FHIR server could not be reached or failed',
+      content: { 'application/problem+json': { schema: problemSchema } },
+    },
   },
 })
 
@@ -125,6 +150,11 @@ export function registerPatientRoutes(app: OpenAPIHono<AppEnv>, service: Patient
     const patient = await service.get(c.req.valid('param').id)
     c.header('ETag', `"${patient.version}"`)
     return c.json(patient, 200)
+  })
+
+  app.openapi(getPatientFhirViewRoute, async (c) => {
+    const view = await service.getFhirView(c.req.valid('param').id, c.get('logger'))
+    return c.json(view, 200)
   })
 
   app.openapi(listPatientsRoute, async (c) => {

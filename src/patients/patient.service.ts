@@ -1,16 +1,21 @@
+import type { Patient as FhirPatient } from '@medplum/fhirtypes'
 import type { Kysely } from 'kysely'
 import type { AuditRepository, ChangeContext } from '../audit/audit.repository.ts'
 import { userAuditEntry } from '../audit/change-context.ts'
 import { conditionFieldsOf, type ConditionRepository } from '../conditions/condition.repository.ts'
+import type { FhirClient } from '../fhir/fhir-client.ts'
+import { patientFieldsFromResource } from '../fhir/patient-mapping.ts'
 import type { Clock } from '../platform/clock.ts'
 import type { Database } from '../platform/db.ts'
 import {
+  AppError,
   NotFoundError,
   PreconditionRequiredError,
   ValidationError,
   VersionMismatchError,
   ReadOnlyResourceTypeError,
 } from '../platform/errors.ts'
+import { errorFields, type Logger } from '../platform/logger.ts'
 import { UUID_ID, decodeCursor, toPage } from '../platform/paging.ts'
 import {
   QUEUES,
@@ -28,7 +33,12 @@ import {
   type PatientRepository,
   type PatientView,
 } from './patient.repository.ts'
-import { checkDeathAfterBirth, type Patient, type PatientFields } from './patient.schemas.ts'
+import {
+  checkDeathAfterBirth,
+  type Patient,
+  type PatientFhirView,
+  type PatientFields,
+} from './patient.schemas.ts'
 
 export interface PatientServiceDeps {
   db: Kysely<Database>
@@ -41,6 +51,8 @@ export interface PatientServiceDeps {
   writable: boolean
   /** System of the identifier the registry gives every patient. */
   registryIdentifierSystem: string
+  /** Reads the current FHIR Patient for the FHIR view of a patient. */
+  fhir: Pick<FhirClient, 'readState'>
 }
 
 export interface PatientListQuery extends Omit<
@@ -129,6 +141,55 @@ export class PatientService {
     const row = await this.#deps.patients.findViewById(this.#deps.db, id)
     if (!row) throw new NotFoundError('Patient', id)
     return toPatient(row)
+  }
+
+  /**
+   * Reads the patient's current FHIR Patient from HAPI, with its mapped fields for a field by
+   * field comparison. Raises 404 `NOT_IN_FHIR` for a patient never written to FHIR, 404
+   * `FHIR_RESOURCE_GONE` when HAPI has no such resource or deleted it, and 502
+   * `FHIR_UNAVAILABLE` when HAPI cannot be reached or fails.
+   */
+  async getFhirView(id: string, logger: Logger): Promise<PatientFhirView> {
+    const row = await this.#deps.patients.findViewById(this.#deps.db, id)
+    if (!row) throw new NotFoundError('Patient', id)
+    // A registry create stores its FHIR id at once, but the resource exists in HAPI only after the
+    // first push has recorded a version id.
+    const fhirId = row.fhir_id
+    if (fhirId === null || row.fhir_version_id === null) {
+      throw new AppError(404, 'NOT_IN_FHIR', `Patient ${id} has not been written to FHIR yet`)
+    }
+
+    const reference = `Patient/${fhirId}`
+    let state: Awaited<ReturnType<FhirClient['readState']>>
+    try {
+      state = await this.#deps.fhir.readState<FhirPatient>('Patient', fhirId)
+    } catch (error) {
+      logger.error('FHIR read of a patient failed', {
+        ...errorFields(error),
+        patientId: id,
+        fhirReference: reference,
+      })
+      throw new AppError(502, 'FHIR_UNAVAILABLE', `The FHIR server failed to return ${reference}`, {
+        cause: error,
+      })
+    }
+    if (state.status !== 'found') {
+      throw new AppError(
+        404,
+        'FHIR_RESOURCE_GONE',
+        `${reference} is ${state.status === 'deleted' ? 'deleted' : 'missing'} in the FHIR server`,
+      )
+    }
+
+    const resource = state.resource as FhirPatient
+    return {
+      reference,
+      versionId: resource.meta?.versionId ?? null,
+      lastUpdated: resource.meta?.lastUpdated ?? null,
+      source: resource.meta?.source ?? null,
+      resource: resource as unknown as Record<string, unknown>,
+      mapped: patientFieldsFromResource(resource),
+    }
   }
 
   async list(query: PatientListQuery): Promise<{ items: Patient[]; nextCursor: string | null }> {
