@@ -318,6 +318,47 @@ describe('conflict queue and detail', () => {
     expect(patient.birthDate).toBe('1972-03-03')
   })
 
+  it('reloads the values of a stale conflict', async () => {
+    const conflict = await birthDateConflict()
+    await openConflictPage(conflict)
+    const current = await getPatient(conflict.entityId)
+    const patched = await test.api(
+      'PATCH',
+      `/patients/${conflict.entityId}`,
+      { birthDate: '1973-04-04' },
+      { 'If-Match': `"${current.version}"` },
+    )
+    expect(patched.status).toBe(200)
+
+    await page.getByRole('button', { name: 'Keep registry value' }).click()
+    const alert = page.getByRole('alert').filter({ hasText: 'CONFLICT_STALE' })
+    await alert.waitFor()
+    expect(await alert.innerText()).toContain('look at them again')
+    await expect
+      .poll(comparisonRows, { timeout: 15_000 })
+      .toEqual([
+        [
+          'birthDate',
+          '1970-01-01',
+          'changed 1970-01-01 1973-04-04',
+          'changed 1970-01-01 1971-02-02',
+          'differ',
+        ],
+      ])
+    expect(await page.getByLabel('New value', { exact: true }).inputValue()).toBe('1973-04-04')
+    await expectNoAccessibilityViolations(page)
+    await saveScreenshot(page, 'conflicts-stale')
+
+    await page.getByRole('button', { name: 'Keep registry value' }).click()
+    await page.getByRole('status').filter({ hasText: 'the registry value was kept' }).waitFor()
+    await waitForConvergence(
+      conflict.entityId,
+      '1973-04-04',
+      (stored) => stored.birthDate,
+      (row) => row.birthDate,
+    )
+  })
+
   it('shows the field errors of a rejected value', async () => {
     const home = { system: 'phone' as const, value: '555-0100', use: 'home' }
     const id = await changeOnBothSides(
