@@ -1,0 +1,301 @@
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
+import { useState } from 'react'
+import { Link } from 'react-router'
+import { ApiError, describeError } from '../api/client.ts'
+import { useApi } from '../auth/session.tsx'
+import { FIRST_PAGE, nextPage, pageNumber, previousPage, type CursorPages } from './cursor-pages.ts'
+import { StatusBadge } from './status-badge.tsx'
+import {
+  SYNC_KEYS,
+  fetchFindings,
+  lastRunOf,
+  startDriftRun,
+  type DriftKind,
+  type DriftRun,
+  type SyncStatus,
+} from './sync-api.ts'
+import { driftRunAttention } from './sync-attention.ts'
+import { formatDateTime, formatDuration } from './sync-format.ts'
+
+const FINDINGS_PAGE_SIZE = 20
+
+const KIND_LABELS: Record<DriftKind, string> = {
+  'catch-up': 'Catch-up',
+  verification: 'Verification',
+}
+
+type Outcome = { kind: 'success'; text: string } | { kind: 'error'; text: string } | null
+
+function describeStartError(error: unknown, kind: DriftKind): string {
+  if (error instanceof ApiError && error.code === 'DRIFT_RUN_ACTIVE') {
+    return (
+      `A ${kind} run is already queued or running; wait until it finishes before starting ` +
+      `another. ${describeError(error)}`
+    )
+  }
+  return `The ${kind} run could not be started: ${describeError(error)}`
+}
+
+function Time({ iso }: { iso: string | null }) {
+  if (iso === null) return <span className="muted">not yet</span>
+  return <time dateTime={iso}>{formatDateTime(iso)}</time>
+}
+
+/** Lists the counts of a run as `name value` pairs, whichever counts the API gives its kind. */
+function Counts({ counts }: { counts: Record<string, number> }) {
+  const entries = Object.entries(counts)
+  if (entries.length === 0) return <span className="muted">none yet</span>
+  return (
+    <ul className="sync-counts">
+      {entries.map(([name, value]) => (
+        <li key={name}>
+          {name} <strong>{value}</strong>
+        </li>
+      ))}
+    </ul>
+  )
+}
+
+function LastRunPanel({ kind, run }: { kind: DriftKind; run: DriftRun | null }) {
+  const headingId = `sync-drift-${kind}-heading`
+  const attention = run === null ? null : driftRunAttention(run)
+  return (
+    <section className="panel" aria-labelledby={headingId}>
+      <h3 id={headingId}>Last {kind} run</h3>
+      {run === null ? (
+        <p className="muted">No {kind} run yet.</p>
+      ) : (
+        <dl className="sync-facts">
+          <div>
+            <dt>Status</dt>
+            <dd>
+              <span className="sync-run-status">{run.status}</span>{' '}
+              {attention && <StatusBadge attention={attention} />}
+            </dd>
+          </div>
+          <div>
+            <dt>Requested by</dt>
+            <dd>{run.requestedBy}</dd>
+          </div>
+          <div>
+            <dt>Started</dt>
+            <dd>
+              <Time iso={run.startedAt} />
+            </dd>
+          </div>
+          <div>
+            <dt>Finished</dt>
+            <dd>
+              <Time iso={run.finishedAt} />
+              {run.finishedAt !== null && (
+                <span className="muted"> ({formatDuration(run.startedAt, run.finishedAt)})</span>
+              )}
+            </dd>
+          </div>
+          <div>
+            <dt>Counts</dt>
+            <dd>
+              <Counts counts={run.counts} />
+            </dd>
+          </div>
+          {run.error !== null && (
+            <div>
+              <dt>Error</dt>
+              <dd className="sync-error-text">{run.error}</dd>
+            </div>
+          )}
+          <div>
+            <dt>Run id</dt>
+            <dd>
+              <code>{run.id}</code>
+            </dd>
+          </div>
+        </dl>
+      )}
+    </section>
+  )
+}
+
+function FindingsTable({
+  run,
+  refetchInterval,
+}: {
+  run: DriftRun
+  refetchInterval: number | false
+}) {
+  const api = useApi()
+  const [pages, setPages] = useState<CursorPages>(FIRST_PAGE)
+  const findings = useQuery({
+    queryKey: SYNC_KEYS.findings(run.id, pages.current),
+    queryFn: () => fetchFindings(api, run.id, pages.current, FINDINGS_PAGE_SIZE),
+    // A finished run's findings no longer change; a running one adds a page at a time.
+    refetchInterval: run.status === 'finished' || run.status === 'failed' ? false : refetchInterval,
+  })
+
+  if (findings.isPending) return <p>Loading the findings…</p>
+  if (findings.isError) {
+    return (
+      <p role="alert" className="error">
+        The findings could not be read: {describeError(findings.error)}
+      </p>
+    )
+  }
+  const { items, nextCursor } = findings.data
+  return (
+    <>
+      {items.length === 0 ? (
+        <p className="muted">
+          {run.status === 'finished'
+            ? 'The last verification found no drift.'
+            : 'No findings so far.'}
+        </p>
+      ) : (
+        <table className="sync-table">
+          <caption>
+            Findings of the verification run started{' '}
+            {run.startedAt === null ? 'soon' : formatDateTime(run.startedAt)} (page{' '}
+            {pageNumber(pages)})
+          </caption>
+          <thead>
+            <tr>
+              <th scope="col">Entity</th>
+              <th scope="col">FHIR id</th>
+              <th scope="col">Found</th>
+              <th scope="col">Fields</th>
+              <th scope="col">FHIR versions (registry / HAPI)</th>
+              <th scope="col">Repair queued</th>
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((finding) => (
+              <tr key={finding.id}>
+                <td>
+                  {finding.entityType}{' '}
+                  {finding.entityType === 'patient' ? (
+                    <Link to={`/patients/${finding.entityId}`}>
+                      <code>{finding.entityId}</code>
+                    </Link>
+                  ) : (
+                    <code>{finding.entityId}</code>
+                  )}
+                </td>
+                <td>
+                  {finding.fhirId === null ? (
+                    <span className="muted">none</span>
+                  ) : (
+                    <code>{finding.fhirId}</code>
+                  )}
+                </td>
+                <td>{finding.kind}</td>
+                <td>{finding.fields.length === 0 ? '' : finding.fields.join(', ')}</td>
+                <td>
+                  {finding.registryFhirVersionId ?? 'none'} /{' '}
+                  {finding.fhirVersionId ?? finding.fhirStatus}
+                </td>
+                <td>{finding.action}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {(pages.previous.length > 0 || nextCursor !== null) && (
+        <nav className="pager" aria-label="Findings pages">
+          <button
+            type="button"
+            className="secondary"
+            disabled={pages.previous.length === 0}
+            onClick={() => {
+              setPages(previousPage(pages))
+            }}
+          >
+            Previous page
+          </button>
+          <span>Page {pageNumber(pages)}</span>
+          <button
+            type="button"
+            className="secondary"
+            disabled={nextCursor === null}
+            onClick={() => {
+              if (nextCursor !== null) setPages(nextPage(pages, nextCursor))
+            }}
+          >
+            Next page
+          </button>
+        </nav>
+      )}
+    </>
+  )
+}
+
+/** Shows the last catch-up and verification runs, the last verification's findings, and run buttons. */
+export function DriftSection({
+  status,
+  refetchInterval,
+}: {
+  status: SyncStatus
+  refetchInterval: number | false
+}) {
+  const api = useApi()
+  const queryClient = useQueryClient()
+  const [outcome, setOutcome] = useState<Outcome>(null)
+  const catchUp = lastRunOf(status.drift, 'catch-up')
+  const verification = lastRunOf(status.drift, 'verification')
+
+  const start = useMutation({
+    mutationFn: (kind: DriftKind) => startDriftRun(api, kind),
+    onMutate: () => {
+      setOutcome(null)
+    },
+    onSuccess: (run) => {
+      setOutcome({
+        kind: 'success',
+        text: `${KIND_LABELS[run.kind]} run queued (${run.id}); its status shows below.`,
+      })
+    },
+    onError: (error, kind) => {
+      setOutcome({ kind: 'error', text: describeStartError(error, kind) })
+    },
+    onSettled: () => queryClient.invalidateQueries({ queryKey: SYNC_KEYS.status }),
+  })
+
+  return (
+    <section aria-labelledby="sync-drift-heading">
+      <h2 id="sync-drift-heading">Drift</h2>
+      <div className="actions">
+        {(['catch-up', 'verification'] as const).map((kind) => (
+          <button
+            key={kind}
+            type="button"
+            disabled={start.isPending}
+            onClick={() => {
+              start.mutate(kind)
+            }}
+          >
+            Start {kind} now
+          </button>
+        ))}
+      </div>
+      <div role="status" className="sync-live">
+        {start.isPending && <p className="muted">Starting the {start.variables} run…</p>}
+        {outcome?.kind === 'success' && <p className="success">{outcome.text}</p>}
+      </div>
+      {outcome?.kind === 'error' && (
+        <p role="alert" className="error">
+          {outcome.text}
+        </p>
+      )}
+
+      <div className="columns">
+        <LastRunPanel kind="catch-up" run={catchUp} />
+        <LastRunPanel kind="verification" run={verification} />
+      </div>
+
+      <h3>Findings of the last verification</h3>
+      {verification === null ? (
+        <p className="muted">No verification has run yet.</p>
+      ) : (
+        <FindingsTable key={verification.id} run={verification} refetchInterval={refetchInterval} />
+      )}
+    </section>
+  )
+}
