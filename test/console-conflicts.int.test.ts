@@ -120,7 +120,7 @@ async function birthDateConflict(): Promise<Conflict> {
   return waitForConflict(id, 'birthDate')
 }
 
-/** Waits until HAPI and the registry both hold the value that `read` picks out of each. */
+/** Waits until HAPI and the registry both contain `expected`, as `readFhir` and `readRegistry` read it. */
 async function waitForConvergence<T>(
   id: string,
   expected: T,

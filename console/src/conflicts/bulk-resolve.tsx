@@ -12,7 +12,7 @@ export interface BulkResolvePanelProps {
   items: readonly Conflict[]
   selected: ReadonlySet<string>
   onSelectedChange: (selected: Set<string>) => void
-  /** Called after the API answered, so the list is read again. */
+  /** Called after the API returns the outcomes, so the page reads the list again. */
   onResolved: () => void
 }
 

@@ -16,7 +16,7 @@ const SUCCESS_MESSAGES = {
   dismiss: "Conflict dismissed: the registry's value stays.",
 } as const
 
-/** A part takes a text input when both sides hold a string (or nothing); otherwise JSON. */
+/** Checks whether the part takes a text input: both sides contain a string or nothing. */
 function takesText(conflict: ConflictDetail): boolean {
   const isText = (value: unknown) => value === null || typeof value === 'string'
   return (

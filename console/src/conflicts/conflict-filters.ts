@@ -34,8 +34,8 @@ function isEntityType(value: string | null): value is ConflictEntityType {
 
 /**
  * Reads the filters from a URL query. An unknown status or entity type falls back to the default
- * (open, any type), so a mistyped link still opens the queue; other values go to the API as they
- * are, which names any invalid one.
+ * (open, any type), so a mistyped link still opens the queue. Other values go to the API as they
+ * are, and the API names any invalid one.
  */
 export function filtersFromSearch(params: URLSearchParams): ConflictFilters {
   const status = params.get('status')
@@ -68,12 +68,12 @@ export function searchOfFilters(filters: ConflictFilters): URLSearchParams {
   return params
 }
 
-/** Whether any filter narrows the list, apart from the page size. */
+/** Checks whether any filter narrows the list, apart from the page size. */
 export function isFiltered(filters: ConflictFilters): boolean {
   return searchOfFilters({ ...filters, limit: undefined }).toString() !== ''
 }
 
-/** Whether bulk resolution applies: open conflicts of one named field. */
+/** Returns the field that bulk resolution works on, which needs open conflicts of one field. */
 export function bulkFieldOf(filters: ConflictFilters): string | undefined {
   return filters.status === 'open' ? filters.field : undefined
 }

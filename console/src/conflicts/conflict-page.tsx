@@ -195,11 +195,7 @@ export function ConflictPage() {
       {conflict !== undefined && (
         <>
           <Summary conflict={conflict} />
-          {query.isFetching && (
-            <p className="muted" role="status">
-              Reloading…
-            </p>
-          )}
+          {query.isFetching && <p className="muted">Reloading…</p>}
           <h2>Values</h2>
           <ValueComparison
             base={conflict.baseValue}

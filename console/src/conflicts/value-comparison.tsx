@@ -62,8 +62,8 @@ function ComparisonRow({ row, fieldLabel }: { row: DiffRow; fieldLabel: string }
 
 /**
  * The base, registry and FHIR values of a conflict's part side by side, one row per leaf (a
- * scalar part has one row). Each side's cell says whether it changed, was added or was removed
- * against the base, and the last column says whether the two sides agree.
+ * scalar part has one row). Each side's cell shows whether it changed, was added or was removed
+ * against the base, and the last column shows whether the two sides agree.
  */
 export function ValueComparison({
   base,

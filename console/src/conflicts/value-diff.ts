@@ -81,7 +81,7 @@ export function changeOf(base: Leaf | undefined, side: Leaf | undefined): Change
   return 'changed'
 }
 
-/** A part that is absent on a side (null, or undefined) has no leaves at all. */
+/** Maps each leaf path of one side to its leaf; a part absent on that side has none. */
 function leavesOf(value: unknown): Map<string, { path: string[]; leaf: Leaf }> {
   const leaves = new Map<string, { path: string[]; leaf: Leaf }>()
   if (value === null || value === undefined) return leaves
@@ -136,9 +136,4 @@ export function formatCompact(value: unknown, absentText: string, maxLength = 60
   if (value === null || value === undefined) return absentText
   const text = typeof value === 'string' ? value : JSON.stringify(value)
   return text.length > maxLength ? `${text.slice(0, maxLength - 1)}…` : text
-}
-
-/** Whether a part's value is structured (an object or a list) rather than a scalar. */
-export function isStructured(value: unknown): boolean {
-  return typeof value === 'object' && value !== null
 }
