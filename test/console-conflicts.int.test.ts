@@ -251,7 +251,9 @@ describe('conflict queue and detail', () => {
     }
     await expectNoAccessibilityViolations(page)
 
-    await page.getByLabel('Select all 3 on this page').check()
+    // Keyboard only: Space ticks a checkbox and Enter presses a button.
+    await page.getByLabel('Select all 3 on this page').focus()
+    await page.keyboard.press('Space')
     for (const id of ids) {
       expect(
         await page
@@ -259,7 +261,8 @@ describe('conflict queue and detail', () => {
           .isChecked(),
       ).toBe(true)
     }
-    await page.getByRole('button', { name: 'Take FHIR value for 3 selected' }).click()
+    await page.getByRole('button', { name: 'Take FHIR value for 3 selected' }).focus()
+    await page.keyboard.press('Enter')
 
     const summary = page.getByRole('status').filter({ hasText: 'Bulk resolution finished' })
     await summary.waitFor()
@@ -411,6 +414,58 @@ describe('conflict queue and detail', () => {
       (stored) => (stored.telecom ?? []).map((contact) => contact.use),
       (row) => row.telecom.map((contact) => contact.use),
     )
+  })
+
+  it('dismisses a conflict with a reason', async () => {
+    const conflict = await birthDateConflict()
+    await openConflictPage(conflict)
+
+    await page.getByRole('button', { name: 'Dismiss' }).click()
+    await page
+      .getByRole('alert')
+      .filter({ hasText: 'Enter why the conflict is dismissed' })
+      .waitFor()
+    expect((await getConflict(conflict.id)).status).toBe('open')
+
+    const reason = 'Both birth dates are wrong; the hospital corrects its record first'
+    await page.getByLabel('Reason for dismissing (required)').fill(reason)
+    await page.getByRole('button', { name: 'Dismiss' }).click()
+    await page.getByRole('status').filter({ hasText: 'Conflict dismissed' }).waitFor()
+    const dismissal = page.getByRole('region', { name: 'Dismissal' })
+    await dismissal.waitFor()
+    expect(await dismissal.innerText()).toContain(reason)
+    expect(await dismissal.innerText()).toContain(steward.id)
+    await expectNoAccessibilityViolations(page)
+    await saveScreenshot(page, 'conflicts-dismissed')
+
+    const detail = await getConflict(conflict.id)
+    expect(detail.status).toBe('dismissed')
+    expect(detail.resolutionReason).toBe(reason)
+    await waitForConvergence(
+      conflict.entityId,
+      '1972-03-03',
+      (stored) => stored.birthDate,
+      (row) => row.birthDate,
+    )
+  })
+
+  it('shows the API error for an invalid filter', async () => {
+    await page.goto(`${test.url}/console/conflicts?entityId=not-a-uuid&status=resolved`)
+    const alert = page.getByRole('alert').filter({ hasText: 'VALIDATION_FAILED' })
+    await alert.waitFor()
+    expect(await alert.getByRole('list', { name: 'Invalid fields' }).innerText()).toContain(
+      'entityId',
+    )
+    expect(await page.getByLabel('Status').inputValue()).toBe('resolved')
+    expect(await page.getByLabel('Entity id').inputValue()).toBe('not-a-uuid')
+    expect(await page.getByText('Bulk resolution applies to open conflicts').count()).toBe(1)
+    await expectNoAccessibilityViolations(page)
+    await saveScreenshot(page, 'conflicts-invalid-filter')
+
+    await page.getByRole('button', { name: 'Clear filters' }).click()
+    await page.waitForURL((url) => url.search === '')
+    expect(await page.getByLabel('Status').inputValue()).toBe('open')
+    expect(await page.getByRole('alert').count()).toBe(0)
   })
 
   it('pages forward and back with the cursors', async () => {
