@@ -146,9 +146,15 @@ function ConflictQueue({
       )}
 
       {items.length > 0 && (
-        <div className="table-scroll">
+        // A focusable region, so that keyboard users can scroll a table wider than the screen.
+        <div
+          className="table-scroll"
+          role="region"
+          aria-labelledby="conflict-table-caption"
+          tabIndex={0}
+        >
           <table className="conflict-table">
-            <caption>
+            <caption id="conflict-table-caption">
               {filters.status} conflicts, page {cursors.length}
               {query.isPlaceholderData ? (
                 <span className="muted"> (loading, showing the previous page…)</span>

@@ -196,6 +196,12 @@ export function ConflictPage() {
         <>
           <Summary conflict={conflict} />
           {query.isFetching && <p className="muted">Reloading…</p>}
+          {conflict.field === DELETION_FIELD && (
+            <p className="notice">
+              One side deleted this {conflict.entityType} while the other edited it. The values are
+              its whole fields, and a deleted side has none.
+            </p>
+          )}
           <h2>Values</h2>
           <ValueComparison
             base={conflict.baseValue}

@@ -1,3 +1,4 @@
+import { useId } from 'react'
 import {
   compareValues,
   formatLeaf,
@@ -76,14 +77,16 @@ export function ValueComparison({
   fhir: unknown
   fieldLabel: string
 }) {
+  const captionId = useId()
   const rows = compareValues(base, registry, fhir)
   if (rows.length === 0) {
     return <p className="muted">All three values are absent.</p>
   }
   return (
-    <div className="table-scroll">
+    // A focusable region, so that keyboard users can scroll a table wider than the screen.
+    <div className="table-scroll" role="region" aria-labelledby={captionId} tabIndex={0}>
       <table className="value-comparison">
-        <caption>Values side by side, each side marked against the base</caption>
+        <caption id={captionId}>Values side by side, each side marked against the base</caption>
         <thead>
           <tr>
             <th scope="col">Part</th>
