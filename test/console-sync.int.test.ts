@@ -273,6 +273,11 @@ describe('console sync dashboard', () => {
     expect(await registered.textContent()).toBe(
       'Subscriptions registered: Patient active, Condition active.',
     )
+    await page
+      .getByRole('region', { name: 'Subscriptions' })
+      .getByRole('button', { name: 'Dismiss' })
+      .click()
+    await registered.waitFor({ state: 'detached' })
     expect((await syncStatus()).subscriptions.items.map((item) => item.status)).toEqual([
       'active',
       'active',
@@ -461,6 +466,27 @@ describe('console sync dashboard', () => {
       const stored: FhirPatient = await readFhir(test, 'patient', drifted.id)
       return stored.gender === 'male' ? true : undefined
     })
+  })
+
+  it('keeps the last figures when a refresh fails', async () => {
+    const rows = page.getByRole('table', { name: 'Rows not synced' })
+    const shownBefore = await cellsOf(rows, 'Patients')
+    const operator = await test.authorizationFor(['admin'])
+    // The API checks roles on every request, so the next refresh with this token gets 403.
+    const demoted = await test.api(
+      'PATCH',
+      `/users/${admin.id}`,
+      { roles: ['steward'] },
+      { Authorization: operator },
+    )
+    expect(demoted.status).toBe(200)
+
+    const alert = page.getByRole('alert').filter({ hasText: 'The last refresh failed' })
+    await alert.waitFor()
+    expect(await alert.textContent()).toContain('FORBIDDEN')
+    expect(await cellsOf(rows, 'Patients')).toEqual(shownBefore)
+    await expectNoAccessibilityViolations(page)
+    await saveScreenshot(page, 'sync-refresh-failed')
   })
 
   it('shows a steward that the page is not allowed', async () => {

@@ -3,6 +3,7 @@ import { useState } from 'react'
 import { Link } from 'react-router'
 import { ApiError, describeError } from '../api/client.ts'
 import { useApi } from '../auth/session.tsx'
+import { OutcomeMessage, type ActionOutcome } from './action-outcome.tsx'
 import { FIRST_PAGE, nextPage, pageNumber, previousPage, type CursorPages } from './cursor-pages.ts'
 import { StatusBadge } from './status-badge.tsx'
 import {
@@ -23,8 +24,6 @@ const KIND_LABELS: Record<DriftKind, string> = {
   'catch-up': 'Catch-up',
   verification: 'Verification',
 }
-
-type Outcome = { kind: 'success'; text: string } | { kind: 'error'; text: string } | null
 
 function describeStartError(error: unknown, kind: DriftKind): string {
   if (error instanceof ApiError && error.code === 'DRIFT_RUN_ACTIVE') {
@@ -237,7 +236,10 @@ export function DriftSection({
 }) {
   const api = useApi()
   const queryClient = useQueryClient()
-  const [outcome, setOutcome] = useState<Outcome>(null)
+  const [outcome, setOutcome] = useState<ActionOutcome>(null)
+  const dismiss = () => {
+    setOutcome(null)
+  }
   const catchUp = lastRunOf(status.drift, 'catch-up')
   const verification = lastRunOf(status.drift, 'verification')
 
@@ -277,13 +279,9 @@ export function DriftSection({
       </div>
       <div role="status" className="sync-live">
         {start.isPending && <p className="muted">Starting the {start.variables} run…</p>}
-        {outcome?.kind === 'success' && <p className="success">{outcome.text}</p>}
+        <OutcomeMessage outcome={outcome} kind="success" onDismiss={dismiss} />
       </div>
-      {outcome?.kind === 'error' && (
-        <p role="alert" className="error">
-          {outcome.text}
-        </p>
-      )}
+      <OutcomeMessage outcome={outcome} kind="error" onDismiss={dismiss} />
 
       <div className="columns">
         <LastRunPanel kind="catch-up" run={catchUp} />

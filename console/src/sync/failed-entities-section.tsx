@@ -3,6 +3,7 @@ import { useId, useState } from 'react'
 import { Link } from 'react-router'
 import { ApiError, describeError } from '../api/client.ts'
 import { useApi } from '../auth/session.tsx'
+import { OutcomeMessage, type ActionOutcome } from './action-outcome.tsx'
 import { FIRST_PAGE, nextPage, pageNumber, previousPage, type CursorPages } from './cursor-pages.ts'
 import {
   SYNC_KEYS,
@@ -15,9 +16,6 @@ import {
 import { formatDateTime } from './sync-format.ts'
 
 const PAGE_SIZE = 20
-
-/** Outcome of the last replay, for the status or alert line above the table. */
-type Outcome = { kind: 'success'; text: string } | { kind: 'error'; text: string } | null
 
 function describeReplayError(error: unknown, row: FailedEntity): string {
   if (error instanceof ApiError && error.code === 'ENTITY_NOT_FAILED') {
@@ -50,7 +48,10 @@ export function FailedEntitiesSection({ refetchInterval }: { refetchInterval: nu
   const filterId = useId()
   const [entityType, setEntityType] = useState<EntityType | ''>('')
   const [pages, setPages] = useState<CursorPages>(FIRST_PAGE)
-  const [outcome, setOutcome] = useState<Outcome>(null)
+  const [outcome, setOutcome] = useState<ActionOutcome>(null)
+  const dismiss = () => {
+    setOutcome(null)
+  }
 
   const failed = useQuery({
     queryKey: SYNC_KEYS.failed(entityType, pages.current),
@@ -133,14 +134,10 @@ export function FailedEntitiesSection({ refetchInterval }: { refetchInterval: nu
       </div>
 
       <div role="status" className="sync-live">
-        {outcome?.kind === 'success' && <p className="success">{outcome.text}</p>}
+        <OutcomeMessage outcome={outcome} kind="success" onDismiss={dismiss} />
         {replayOne.isPending && <p className="muted">Replaying {replayOne.variables.id}…</p>}
       </div>
-      {outcome?.kind === 'error' && (
-        <p role="alert" className="error">
-          {outcome.text}
-        </p>
-      )}
+      <OutcomeMessage outcome={outcome} kind="error" onDismiss={dismiss} />
       {failed.isError && (
         <p role="alert" className="error">
           The failed entities could not be read: {describeError(failed.error)}
@@ -149,7 +146,7 @@ export function FailedEntitiesSection({ refetchInterval }: { refetchInterval: nu
 
       {failed.isPending ? (
         <p>Loading failed entities…</p>
-      ) : items.length === 0 && !failed.isError ? (
+      ) : failed.data === undefined ? null : items.length === 0 ? (
         <p className="muted">No failed {entityType === '' ? 'rows' : `${entityType}s`}.</p>
       ) : (
         <table className="sync-table">

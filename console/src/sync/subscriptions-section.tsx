@@ -1,6 +1,7 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query'
 import { describeError } from '../api/client.ts'
 import { useApi } from '../auth/session.tsx'
+import { OutcomeMessage, type ActionOutcome } from './action-outcome.tsx'
 import { StatusBadge } from './status-badge.tsx'
 import {
   SYNC_KEYS,
@@ -65,6 +66,21 @@ export function SubscriptionsSection({
     onSettled: () => queryClient.invalidateQueries({ queryKey: SYNC_KEYS.status }),
   })
 
+  const outcome: ActionOutcome = register.isSuccess
+    ? {
+        kind: 'success',
+        text: `Subscriptions registered: ${
+          register.data.items.map((item) => `${item.resourceType} ${item.status}`).join(', ') ||
+          'none needed'
+        }.`,
+      }
+    : register.isError
+      ? {
+          kind: 'error',
+          text: `The Subscriptions could not be registered: ${describeError(register.error)}`,
+        }
+      : null
+
   return (
     <section aria-labelledby="sync-subscriptions-heading">
       <h2 id="sync-subscriptions-heading">Subscriptions</h2>
@@ -96,20 +112,9 @@ export function SubscriptionsSection({
         {register.isPending && (
           <p className="notice">Registering the Subscriptions on HAPI; this takes a few seconds…</p>
         )}
-        {register.isSuccess && (
-          <p className="success">
-            Subscriptions registered:{' '}
-            {register.data.items.map((item) => `${item.resourceType} ${item.status}`).join(', ') ||
-              'none needed'}
-            .
-          </p>
-        )}
+        <OutcomeMessage outcome={outcome} kind="success" onDismiss={register.reset} />
       </div>
-      {register.isError && (
-        <p role="alert" className="error">
-          The Subscriptions could not be registered: {describeError(register.error)}
-        </p>
-      )}
+      <OutcomeMessage outcome={outcome} kind="error" onDismiss={register.reset} />
     </section>
   )
 }
