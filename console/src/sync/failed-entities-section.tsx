@@ -84,8 +84,8 @@ export function FailedEntitiesSection({ refetchInterval }: { refetchInterval: nu
       setOutcome(null)
     },
     onSuccess: ({ replayed }) => {
-      const what = entityType === '' ? 'failed rows' : `failed ${entityType} rows`
-      setOutcome({ kind: 'success', text: `Replay queued for ${replayed} ${what}.` })
+      const rowsLabel = entityType === '' ? 'failed rows' : `failed ${entityType} rows`
+      setOutcome({ kind: 'success', text: `Replay queued for ${replayed} ${rowsLabel}.` })
       setPages(FIRST_PAGE)
     },
     onError: (error) => {
