@@ -1,0 +1,30 @@
+import { describeError } from '../api/client.ts'
+import type { SyncState } from './patient-types.ts'
+
+/** A time in the reader's locale, with the exact ISO time in the `datetime` attribute. */
+export function Time({ iso }: { iso: string | null }) {
+  if (iso === null) return <span className="muted">none</span>
+  return <time dateTime={iso}>{new Date(iso).toLocaleString()}</time>
+}
+
+const SYNC_BADGES: Record<SyncState, string> = {
+  synced: 'badge ok',
+  pending: 'badge',
+  conflict: 'badge warn',
+  failed: 'badge danger',
+}
+
+/** The row's sync state as a badge; the word carries the meaning, the colour only repeats it. */
+export function SyncStateBadge({ state }: { state: SyncState }) {
+  return <span className={SYNC_BADGES[state]}>{state}</span>
+}
+
+/** An API error as an alert, with its code and request id. */
+export function ErrorAlert({ title, error }: { title: string; error: unknown }) {
+  return (
+    <div className="error" role="alert">
+      <p className="problem-title">{title}</p>
+      <p>{describeError(error)}</p>
+    </div>
+  )
+}
