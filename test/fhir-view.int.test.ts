@@ -43,6 +43,26 @@ afterAll(async () => {
   await t.stop()
 })
 
+/**
+ * Deletes the Patient in HAPI as the hospital and edits the registry row right after, while a lock
+ * on the notification table holds HAPI's delivery of the delete back. So the edit always lands
+ * before the merge sees the delete, which then opens a (deleted) conflict and keeps the row.
+ */
+async function deleteInHapiAfterRegistryEdit(synced: Patient): Promise<void> {
+  const holder = await t.registry.pool.connect()
+  try {
+    await holder.query('begin')
+    await holder.query(
+      `lock table ${t.registry.config.DATABASE_SCHEMA}.fhir_notifications in exclusive mode`,
+    )
+    await t.hospital.delete('Patient', fhirIdOf(synced))
+    await patchEntity(t, 'patient', synced, { gender: 'other' })
+  } finally {
+    await holder.query('commit')
+    holder.release()
+  }
+}
+
 async function fhirViewOf(id: string, headers?: Record<string, string>): Promise<Response> {
   return t.api('GET', `/patients/${id}/fhir`, undefined, headers)
 }
@@ -104,11 +124,10 @@ describe('GET /patients/{id}/fhir', () => {
 
   it('rejects a patient gone in HAPI with FHIR_RESOURCE_GONE', async () => {
     // A registry edit after the hospital's delete keeps the row in a (deleted) conflict, while
-    // HAPI answers 410 for the Patient.
+    // HAPI returns 410 for the Patient.
     const synced = await createSynced(t, 'patient', patientInput())
     await waitForSettled(t, 'patient', synced.id)
-    await t.hospital.delete('Patient', fhirIdOf(synced))
-    await patchEntity(t, 'patient', synced, { gender: 'other' })
+    await deleteInHapiAfterRegistryEdit(synced)
     await waitForSettled(t, 'patient', synced.id)
 
     const response = await fhirViewOf(synced.id)
