@@ -178,6 +178,7 @@ export async function createRegistry(
     clock,
     writable: pushesToFhir(config.syncModes.Condition),
     valueSet,
+    fhir,
   })
   const conflictService = new ConflictService({
     db,

@@ -1,9 +1,11 @@
-import type { Patient as FhirPatient } from '@medplum/fhirtypes'
+import type { Condition as FhirCondition, Patient as FhirPatient } from '@medplum/fhirtypes'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { FetchFunction } from '../src/fhir/fhir-client.ts'
+import type { Condition, ConditionFhirView } from '../src/conditions/condition.schemas.ts'
 import type { Patient, PatientFhirView } from '../src/patients/patient.schemas.ts'
 import { startTestRegistry, waitFor, type TestRegistry } from './harness.ts'
 import {
+  conditionInput,
   createSynced,
   fhirIdOf,
   hospitalEdit,
@@ -179,5 +181,77 @@ describe('GET /patients/{id}/fhir', () => {
     expect(forbidden.status).toBe(403)
     expect(await codeOf(forbidden)).toBe('FORBIDDEN')
     expect((await fhirViewOf(synced.id, { Authorization: steward })).status).toBe(200)
+  })
+})
+
+describe('GET /conditions/{id}/fhir', () => {
+  it('returns the synced resource and its mapped fields', async () => {
+    const patient = await createSynced(t, 'patient', patientInput())
+    const synced = await createSynced(t, 'condition', conditionInput(patient.id))
+    await waitForSettled(t, 'condition', synced.id)
+    const condition = (await (await t.api('GET', `/conditions/${synced.id}`)).json()) as Condition
+
+    const response = await t.api('GET', `/conditions/${synced.id}/fhir`)
+    expect(response.status).toBe(200)
+    const view = (await response.json()) as ConditionFhirView
+
+    expect(view.reference).toBe(`Condition/${fhirIdOf(condition)}`)
+    expect(view.versionId).toBe(String(condition.sync.fhirVersionId))
+    expect(view.source?.split('#')[0]).toBe(t.registry.config.FHIR_SOURCE_URI)
+    expect(view.resource.resourceType).toBe('Condition')
+    expect(view.mapped.code).toEqual(condition.code)
+    expect(view.mapped.clinicalStatus).toBe(condition.clinicalStatus)
+  })
+
+  it('shows a hospital edit made in HAPI', async () => {
+    const patient = await createSynced(t, 'patient', patientInput())
+    const synced = await createSynced(t, 'condition', conditionInput(patient.id))
+    await waitForSettled(t, 'condition', synced.id)
+    const edited = await hospitalEdit(
+      t,
+      'condition',
+      fhirIdOf(synced),
+      (resource: FhirCondition) => {
+        resource.recordedDate = '2024-02-03'
+      },
+    )
+
+    const response = await t.api('GET', `/conditions/${synced.id}/fhir`)
+    expect(response.status).toBe(200)
+    const view = (await response.json()) as ConditionFhirView
+
+    expect(view.versionId).toBe(edited.meta?.versionId)
+    expect(view.source?.split('#')[0]).toBe('https://hospital.example.org/ehr')
+    expect(view.mapped.recordedDate).toBe('2024-02-03')
+  })
+
+  it('rejects an unknown condition with NOT_FOUND', async () => {
+    const response = await t.api('GET', `/conditions/${crypto.randomUUID()}/fhir`)
+    expect(response.status).toBe(404)
+    expect(await codeOf(response)).toBe('NOT_FOUND')
+  })
+
+  it('returns 502 FHIR_UNAVAILABLE when HAPI fails', async () => {
+    const patient = await createSynced(t, 'patient', patientInput())
+    const synced = await createSynced(t, 'condition', conditionInput(patient.id))
+
+    hapiFailure = 'unreachable'
+    const response = await t
+      .api('GET', `/conditions/${synced.id}/fhir`)
+      .finally(() => (hapiFailure = null))
+    expect(response.status).toBe(502)
+    expect(await codeOf(response)).toBe('FHIR_UNAVAILABLE')
+  })
+
+  it('rejects an auditor-only caller with 403', async () => {
+    const patient = await createSynced(t, 'patient', patientInput())
+    const synced = await createSynced(t, 'condition', conditionInput(patient.id))
+    const auditor = await t.authorizationFor(['auditor'])
+
+    const response = await t.api('GET', `/conditions/${synced.id}/fhir`, undefined, {
+      Authorization: auditor,
+    })
+    expect(response.status).toBe(403)
+    expect(await codeOf(response)).toBe('FORBIDDEN')
   })
 })

@@ -10,8 +10,10 @@ import {
   ifMatchHeaderSchema,
   jsonContent,
   pageQuerySchema,
+  problemSchema,
 } from '../platform/schemas.ts'
 import {
+  conditionFhirViewSchema,
   conditionListQuerySchema,
   conditionSchema,
   createConditionSchema,
@@ -45,6 +47,29 @@ const getConditionRoute = securedRoute(['clinician', 'steward'], {
     200: { description: 'The condition', content: jsonContent(conditionSchema) },
     400: ERROR_RESPONSES[400],
     404: ERROR_RESPONSES[404],
+  },
+})
+
+const getConditionFhirViewRoute = securedRoute(['clinician', 'steward'], {
+  method: 'get',
+  path: '/conditions/{id}/fhir',
+  operationId: 'getConditionFhirView',
+  tags: [TAG],
+  summary: "Read the condition's current FHIR Condition from HAPI, with its mapped fields",
+  description:
+    '404 `NOT_IN_FHIR` when the condition has not been written to FHIR yet, 404 `FHIR_RESOURCE_GONE` when HAPI has no such Condition or deleted it, 502 `FHIR_UNAVAILABLE` when HAPI cannot be reached or fails.',
+  request: { params: idParamSchema },
+  responses: {
+    200: {
+      description: 'The current FHIR Condition and its mapped fields',
+      content: jsonContent(conditionFhirViewSchema),
+    },
+    400: ERROR_RESPONSES[400],
+    404: ERROR_RESPONSES[404],
+    502: {
+      description: 'The FHIR server could not be reached or failed',
+      content: { 'application/problem+json': { schema: problemSchema } },
+    },
   },
 })
 
@@ -125,6 +150,11 @@ export function registerConditionRoutes(app: OpenAPIHono<AppEnv>, service: Condi
     const condition = await service.get(c.req.valid('param').id)
     c.header('ETag', `"${condition.version}"`)
     return c.json(condition, 200)
+  })
+
+  app.openapi(getConditionFhirViewRoute, async (c) => {
+    const view = await service.getFhirView(c.req.valid('param').id, c.get('logger'))
+    return c.json(view, 200)
   })
 
   app.openapi(listConditionsRoute, async (c) => {

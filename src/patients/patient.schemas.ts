@@ -136,7 +136,7 @@ export const patientFhirViewSchema = z
       example: '2026-01-05T10:30:00.000+00:00',
     }),
     source: z.string().nullable().openapi({
-      description: 'meta.source: which system wrote this version',
+      description: 'meta.source: the system that wrote this version',
       example: 'https://hospital.example.org/ehr',
     }),
     resource: z
