@@ -155,7 +155,8 @@ function ConflictQueue({
         >
           <table className="conflict-table">
             <caption id="conflict-table-caption">
-              {filters.status} conflicts, page {cursors.length}
+              {filters.status} conflicts{filters.field !== undefined && ` on ${filters.field}`},
+              page {cursors.length}
               {query.isPlaceholderData ? (
                 <span className="muted"> (loading, showing the previous page…)</span>
               ) : (
