@@ -79,7 +79,7 @@ afterAll(async () => {
   await test.stop()
 })
 
-/** A family name no other patient of this file has, so a name search finds exactly one. */
+/** Appends random letters to `family`, so a name search finds only the patients of one test. */
 function uniqueFamily(family: string): string {
   return `${family}${crypto
     .randomUUID()
@@ -90,7 +90,7 @@ function uniqueFamily(family: string): string {
 /**
  * Deletes the Patient in HAPI as the hospital and edits the registry row right after, while a lock
  * on the notification table holds HAPI's delivery of the delete back. So the edit always lands
- * before the merge sees the delete, which then opens a (deleted) conflict and keeps the row.
+ * before the merge reads the delete, which then opens a (deleted) conflict and keeps the row.
  */
 async function deleteInHapiAfterRegistryEdit(synced: Patient): Promise<void> {
   const holder = await test.registry.pool.connect()
@@ -133,11 +133,11 @@ describe('console patients', () => {
 
     await page.getByLabel('Name').fill(family)
     await page.getByRole('button', { name: 'Search', exact: true }).click()
+    // The unfiltered list was already on screen, so wait for the URL and the rows of this search.
+    await page.waitForURL((url) => url.searchParams.get('name') === family)
     const results = page.getByRole('table', { name: /^Patients, page 1/ })
-    await results.waitFor()
-    expect(new URL(page.url()).searchParams.get('name')).toBe(family)
+    await expect.poll(() => results.locator('tbody tr').count()).toBe(1)
     const rows = results.locator('tbody tr')
-    expect(await rows.count()).toBe(1)
     expect(await rows.first().innerText()).toContain(`Maja ${family}`)
     expect(await rows.first().innerText()).toContain('1970-01-01')
     expect(await rows.first().innerText()).toContain('synced')
@@ -146,15 +146,15 @@ describe('console patients', () => {
 
     // The registry identifier as `system|value` finds the same patient.
     await page.getByRole('button', { name: 'Clear search' }).click()
+    await page.waitForURL((url) => url.search === '')
+    // The form is rendered anew for the cleared search, and text typed before that is lost.
+    await expect.poll(() => page.getByLabel('Name').inputValue()).toBe('')
     await page.getByLabel('Identifier (system|value)').fill(`${test.identifierSystem}|${merged.id}`)
     await page.getByRole('button', { name: 'Search', exact: true }).click()
+    await page.waitForURL((url) => url.searchParams.has('identifier'))
+    expect(new URL(page.url()).searchParams.get('name')).toBeNull()
+    await expect.poll(() => results.locator('tbody tr').count()).toBe(1)
     await page.getByRole('link', { name: `Maja ${family}` }).waitFor()
-    expect(
-      await page
-        .getByRole('table', { name: /^Patients/ })
-        .locator('tbody tr')
-        .count(),
-    ).toBe(1)
 
     await page.getByRole('link', { name: `Maja ${family}` }).click()
     await page.getByRole('heading', { name: `Maja ${family}`, level: 1 }).waitFor()
@@ -200,6 +200,52 @@ describe('console patients', () => {
     ).toContain(HOSPITAL_PHONE)
     await expectNoAccessibilityViolations(page)
     await saveScreenshot(page, 'patients-view')
+  })
+
+  it('pages a search and checks the birth date', async () => {
+    // One more patient than a page of the list contains, all with one family and birth month.
+    const family = uniqueFamily('Paging')
+    for (let index = 1; index <= 26; index++) {
+      const day = String((index % 28) + 1).padStart(2, '0')
+      const response = await test.api(
+        'POST',
+        '/patients',
+        patientInput({
+          names: [{ use: 'official', family, given: [`Patient${String(index)}`] }],
+          birthDate: `1955-07-${day}`,
+        }),
+      )
+      expect(response.status).toBe(201)
+    }
+    await signIn(page, test.url, clinicianStewardAuditor)
+    await page.goto(`${test.url}/console/patients`)
+
+    await page.getByLabel('Birth date starts with').fill('55-07')
+    await page.getByRole('button', { name: 'Search', exact: true }).click()
+    const problem = page.getByRole('alert').filter({ hasText: 'Enter a year' })
+    await problem.waitFor()
+    expect(new URL(page.url()).search).toBe('')
+    await expectNoAccessibilityViolations(page)
+
+    await page.getByLabel('Name').fill(family)
+    await page.getByLabel('Birth date starts with').fill('1955-07')
+    await page.getByRole('button', { name: 'Search', exact: true }).click()
+    // The unfiltered list was already on screen, so wait for the rows of this search.
+    await page.waitForURL((url) => url.searchParams.get('birthDate') === '1955-07')
+    const firstPage = page.getByRole('table', { name: 'Patients, page 1' })
+    const familyRows = firstPage.locator('tbody tr').filter({ hasText: family })
+    await expect.poll(() => familyRows.count()).toBe(25)
+    expect(await firstPage.locator('tbody tr').count()).toBe(25)
+
+    await page.getByRole('button', { name: 'Next page' }).click()
+    const secondPage = page.getByRole('table', { name: 'Patients, page 2' })
+    await secondPage.waitFor()
+    expect(await secondPage.locator('tbody tr').count()).toBe(1)
+    expect(await page.getByRole('button', { name: 'Next page' }).isDisabled()).toBe(true)
+    await expectNoAccessibilityViolations(page)
+
+    await page.getByRole('button', { name: 'Previous page' }).click()
+    await expect.poll(() => familyRows.count()).toBe(25)
   })
 
   it('marks the field that differs from FHIR', async () => {

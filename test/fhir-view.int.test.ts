@@ -48,7 +48,7 @@ afterAll(async () => {
 /**
  * Deletes the Patient in HAPI as the hospital and edits the registry row right after, while a lock
  * on the notification table holds HAPI's delivery of the delete back. So the edit always lands
- * before the merge sees the delete, which then opens a (deleted) conflict and keeps the row.
+ * before the merge reads the delete, which then opens a (deleted) conflict and keeps the row.
  */
 async function deleteInHapiAfterRegistryEdit(synced: Patient): Promise<void> {
   const holder = await t.registry.pool.connect()
