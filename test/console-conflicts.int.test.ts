@@ -1,6 +1,7 @@
-import type { Patient as FhirPatient } from '@medplum/fhirtypes'
+import type { Condition as FhirCondition, Patient as FhirPatient } from '@medplum/fhirtypes'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Condition } from '../src/conditions/condition.schemas.ts'
 import type { Conflict, ConflictDetail } from '../src/conflicts/conflict.schemas.ts'
 import { FhirRequestError } from '../src/fhir/fhir-client.ts'
 import type { Patient } from '../src/patients/patient.schemas.ts'
@@ -19,6 +20,9 @@ let browser: Browser
 let context: BrowserContext
 let page: Page
 let steward: ConsoleUser
+
+const EPILEPSY = { system: 'http://snomed.info/sct', code: '84757009', display: 'Epilepsy' }
+const VERIFICATION_STATUS = 'http://terminology.hl7.org/CodeSystem/condition-ver-status'
 
 beforeAll(async () => {
   await buildConsole()
@@ -71,27 +75,26 @@ async function createSyncedPatient(fields: Record<string, unknown>): Promise<Pat
 }
 
 /**
- * Makes the registry and a hospital change one field of a new synced patient from the same base.
+ * Makes the registry and a hospital change one field of a new synced resource from the same base.
  * The registry writes first and the hospital then writes with If-Match on the version both started
  * from, so the registry's push meets HAPI's newer version and the merge opens a conflict. In the
  * rare run where the push reaches HAPI before the hospital's write, that write fails with a
- * version conflict and the case starts over with a new patient.
+ * version conflict and the case starts over with a new resource.
  */
-async function changeOnBothSides(
-  fields: Record<string, unknown>,
-  registryChange: Record<string, unknown>,
-  hospitalChange: Partial<FhirPatient>,
+async function changeResourceOnBothSides<R extends FhirPatient | FhirCondition>(
+  create: () => Promise<{ id: string; version: number }>,
+  type: R['resourceType'],
+  registryWrite: (id: string, version: number) => Promise<Response>,
+  hospitalChange: Partial<R>,
 ): Promise<string> {
   for (let attempt = 1; ; attempt++) {
-    const row = await createSyncedPatient(fields)
-    const current = await test.hospital.read<FhirPatient>('Patient', row.id)
-    if (!current) throw new Error(`Patient/${row.id} is missing in HAPI`)
-    const patched = await test.api('PATCH', `/patients/${row.id}`, registryChange, {
-      'If-Match': `"${row.version}"`,
-    })
+    const row = await create()
+    const current = await test.hospital.read<R>(type, row.id)
+    if (!current) throw new Error(`${type}/${row.id} is missing in HAPI`)
+    const patched = await registryWrite(row.id, row.version)
     expect(patched.status).toBe(200)
     try {
-      await test.hospital.update<FhirPatient>(
+      await test.hospital.update<R>(
         { ...current, ...hospitalChange },
         { ifMatchVersion: Number(current.meta?.versionId) },
       )
@@ -102,6 +105,38 @@ async function changeOnBothSides(
       }
     }
   }
+}
+
+/** Changes one field of a new synced patient on both sides; `fields` sets its starting values. */
+async function changeOnBothSides(
+  fields: Record<string, unknown>,
+  registryChange: Record<string, unknown>,
+  hospitalChange: Partial<FhirPatient>,
+): Promise<string> {
+  return changeResourceOnBothSides<FhirPatient>(
+    () => createSyncedPatient(fields),
+    'Patient',
+    (id, version) =>
+      test.api('PATCH', `/patients/${id}`, registryChange, { 'If-Match': `"${version}"` }),
+    hospitalChange,
+  )
+}
+
+async function createSyncedCondition(): Promise<Condition> {
+  const patient = await createSyncedPatient({})
+  const created = await json<Condition>(
+    await test.api('POST', '/conditions', {
+      patientId: patient.id,
+      code: { coding: [EPILEPSY] },
+      clinicalStatus: 'active',
+      verificationStatus: 'provisional',
+    }),
+    201,
+  )
+  return waitFor('the condition to be synced', async () => {
+    const row = await json<Condition>(await test.api('GET', `/conditions/${created.id}`), 200)
+    return row.sync.state === 'synced' ? row : undefined
+  })
 }
 
 async function waitForConflict(entityId: string, field: string): Promise<Conflict> {
@@ -463,6 +498,43 @@ describe('conflict queue and detail', () => {
       (stored) => stored.gender,
       (row) => row.gender,
     )
+  })
+
+  it('shows a condition conflict by its id', async () => {
+    const conditionId = await changeResourceOnBothSides<FhirCondition>(
+      createSyncedCondition,
+      'Condition',
+      (id, version) =>
+        test.api(
+          'PATCH',
+          `/conditions/${id}`,
+          { verificationStatus: 'differential' },
+          { 'If-Match': `"${version}"` },
+        ),
+      { verificationStatus: { coding: [{ system: VERIFICATION_STATUS, code: 'confirmed' }] } },
+    )
+    const conflict = await waitForConflict(conditionId, 'verificationStatus')
+    await openConflictPage(conflict)
+
+    expect(await page.locator('.summary').innerText()).toContain(`condition ${conditionId}`)
+    expect(await page.getByRole('link', { name: conditionId }).count()).toBe(0)
+    expect(await comparisonRows()).toEqual([
+      [
+        'verificationStatus',
+        'provisional',
+        'changed provisional differential',
+        'changed provisional confirmed',
+        'differ',
+      ],
+    ])
+    await expectNoAccessibilityViolations(page)
+
+    await page.getByRole('button', { name: 'Keep registry value' }).click()
+    await page.getByRole('status').filter({ hasText: 'the registry value was kept' }).waitFor()
+    await waitFor('Condition in HAPI to be differential', async () => {
+      const stored = await test.hospital.read<FhirCondition>('Condition', conditionId)
+      return stored?.verificationStatus?.coding?.[0]?.code === 'differential' ? true : undefined
+    })
   })
 
   it('dismisses a conflict with a reason', async () => {
