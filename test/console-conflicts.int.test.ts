@@ -325,6 +325,69 @@ describe('conflict queue and detail', () => {
     }
   })
 
+  it('summarizes mixed bulk outcomes', async () => {
+    const conflicts: Conflict[] = []
+    for (let index = 0; index < 3; index++) conflicts.push(await birthDateConflict())
+    const [kept, settled, moved] = conflicts as [Conflict, Conflict, Conflict]
+
+    await page.goto(`${test.url}/console/conflicts?field=birthDate`)
+    await page.getByLabel('Select all 3 on this page').check()
+
+    // Meanwhile another steward settles one conflict and a clinician edits another patient.
+    const other = await test.authorizationFor(['steward'])
+    await json<ConflictDetail>(
+      await test.api(
+        'POST',
+        `/conflicts/${settled.id}/resolve`,
+        { choice: 'fhir' },
+        { Authorization: other },
+      ),
+      200,
+    )
+    const current = await getPatient(moved.entityId)
+    const patched = await test.api(
+      'PATCH',
+      `/patients/${moved.entityId}`,
+      { birthDate: '1973-04-04' },
+      { 'If-Match': `"${current.version}"` },
+    )
+    expect(patched.status).toBe(200)
+
+    await page.getByRole('button', { name: 'Keep registry value for 3 selected' }).click()
+    const summary = page.getByRole('status').filter({ hasText: 'Bulk resolution finished' })
+    await summary.waitFor()
+    expect(await summary.innerText()).toContain('1 resolved, 1 stale, 1 not-open')
+    const groups = [
+      ['Resolved', kept],
+      ['Changed meanwhile (stale): look at these again', moved],
+      ['Already settled by someone else (not open)', settled],
+    ] as const
+    for (const [name, conflict] of groups) {
+      const group = page.getByRole('region', { name })
+      await group.getByRole('link', { name: `Conflict ${conflict.id}` }).waitFor()
+    }
+    expect(
+      await page
+        .getByRole('region', { name: 'Already settled by someone else (not open)' })
+        .innerText(),
+    ).toContain('now resolved')
+    await expectNoAccessibilityViolations(page)
+    await saveScreenshot(page, 'conflicts-bulk-mixed')
+
+    // The stale conflict stays in the queue with the fresh registry value.
+    const row = page
+      .getByRole('row')
+      .filter({ has: page.getByRole('link', { name: `birthDate of patient ${moved.entityId}` }) })
+    await expect.poll(() => row.innerText()).toContain('1973-04-04')
+    expect((await getConflict(kept.id)).resolution).toBe('registry')
+    expect((await getConflict(settled.id)).resolution).toBe('fhir')
+    expect((await getConflict(moved.id)).status).toBe('open')
+    await json<ConflictDetail>(
+      await test.api('POST', `/conflicts/${moved.id}/resolve`, { choice: 'registry' }),
+      200,
+    )
+  })
+
   it('reports a conflict another steward settled meanwhile', async () => {
     const conflict = await birthDateConflict()
     await openConflictPage(conflict)
