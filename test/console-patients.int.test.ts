@@ -9,6 +9,7 @@ import { buildConsole } from './browser/console-build.ts'
 import {
   createConsoleUser,
   expectNoAccessibilityViolations,
+  focusedElement,
   signIn,
   type ConsoleUser,
 } from './browser/console-session.ts'
@@ -118,6 +119,16 @@ async function cellsOf(row: Locator): Promise<string[]> {
   return row.locator('td').allInnerTexts()
 }
 
+/** Presses Tab until an element of `tag` whose text contains `text` has the focus. */
+async function tabTo(tag: string, text: string): Promise<void> {
+  for (let presses = 0; presses < 80; presses++) {
+    await page.keyboard.press('Tab')
+    const focused = await focusedElement(page)
+    if (focused.tag === tag && focused.text.includes(text)) return
+  }
+  throw new Error(`No ${tag} containing "${text}" took the focus within 80 presses of Tab`)
+}
+
 async function openPatient(id: string): Promise<void> {
   await page.goto(`${test.url}/console/patients/${id}`)
   await page.getByRole('table', { name: COMPARISON_TABLE }).waitFor()
@@ -194,7 +205,9 @@ describe('console patients', () => {
     expect(await telecomMerge.locator('ins').innerText()).toContain(HOSPITAL_PHONE)
     await expectNoAccessibilityViolations(page)
 
-    await page.getByText(`Raw FHIR JSON of Patient/${fhirIdOf(merged)}`).click()
+    // The raw JSON opens with the keyboard alone.
+    await tabTo('SUMMARY', `Raw FHIR JSON of Patient/${fhirIdOf(merged)}`)
+    await page.keyboard.press('Enter')
     expect(
       await page.getByLabel(`Raw FHIR JSON of Patient/${fhirIdOf(merged)}`).innerText(),
     ).toContain(HOSPITAL_PHONE)
