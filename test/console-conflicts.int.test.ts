@@ -515,15 +515,21 @@ describe('conflict queue and detail', () => {
   })
 
   it('settles a FHIR delete against an edit', async () => {
-    const patient = await createSyncedPatient({})
-    await test.hospital.delete('Patient', patient.id)
-    const patched = await test.api(
-      'PATCH',
-      `/patients/${patient.id}`,
-      { gender: 'other' },
-      { 'If-Match': `"${patient.version}"` },
-    )
-    expect(patched.status).toBe(200)
+    // The registry's edit must come before the merge of HAPI's delete notification. When the merge
+    // is first, the row is already deleted (404) and the case starts over with a new patient.
+    let patient: Patient | undefined
+    for (let attempt = 1; patient === undefined; attempt++) {
+      const created = await createSyncedPatient({})
+      await test.hospital.delete('Patient', created.id)
+      const patched = await test.api(
+        'PATCH',
+        `/patients/${created.id}`,
+        { gender: 'other' },
+        { 'If-Match': `"${created.version}"` },
+      )
+      if (patched.status === 200) patient = created
+      else if (patched.status !== 404 || attempt === 3) expect(patched.status).toBe(200)
+    }
     const conflict = await waitForConflict(patient.id, '(deleted)')
     // The merge of HAPI's delete notification must not run between the resolution and its push,
     // where it would find the resource still gone and raise the conflict again.
