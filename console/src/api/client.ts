@@ -1,6 +1,6 @@
-/** One entry of a problem's `errors`: the field and what is wrong with it. */
+/** One entry of a problem's `errors`: the field's JSON path (`names.0.family`) and what is wrong. */
 export interface FieldProblem {
-  field: string
+  path: string
   message: string
 }
 

@@ -32,29 +32,19 @@ describe('explainConflictError', () => {
 
 describe('fieldMessagesOf', () => {
   it('reads the path of each field error', () => {
-    const problem = {
+    const error = new ApiError({
       status: 400,
       code: 'VALIDATION_FAILED',
       errors: [{ path: 'value', message: 'Invalid date' }],
-    }
-    const error = new ApiError(problem as unknown as ConstructorParameters<typeof ApiError>[0])
+    })
 
     expect(fieldMessagesOf(error)).toEqual([{ path: 'value', message: 'Invalid date' }])
   })
 
-  it('reads a field name and names the body when neither is given', () => {
-    const error = new ApiError({
-      status: 400,
-      errors: [
-        { field: 'reason', message: 'Required' },
-        { field: '', message: 'Malformed' },
-      ],
-    })
+  it('names the body when the path is empty', () => {
+    const error = new ApiError({ status: 400, errors: [{ path: '', message: 'Malformed' }] })
 
-    expect(fieldMessagesOf(error)).toEqual([
-      { path: 'reason', message: 'Required' },
-      { path: '(body)', message: 'Malformed' },
-    ])
+    expect(fieldMessagesOf(error)).toEqual([{ path: '(body)', message: 'Malformed' }])
   })
 })
 

@@ -26,18 +26,12 @@ export interface FieldMessage {
   message: string
 }
 
-/**
- * Reads a problem's `errors`. The API names each field in `path`; `field` is read too, as the
- * console client's type names it.
- */
+/** Reads a problem's `errors`; an entry without a path is about the body as a whole. */
 export function fieldMessagesOf(error: ApiError): FieldMessage[] {
-  return (error.errors as unknown[]).flatMap((entry) => {
-    if (typeof entry !== 'object' || entry === null) return []
-    const record = entry as Record<string, unknown>
-    const path = typeof record.path === 'string' ? record.path : record.field
-    const message = typeof record.message === 'string' ? record.message : 'Invalid'
-    return [{ path: typeof path === 'string' && path !== '' ? path : '(body)', message }]
-  })
+  return error.errors.map((entry) => ({
+    path: entry.path === '' ? '(body)' : entry.path,
+    message: entry.message,
+  }))
 }
 
 /** The outcome of parsing a steward's JSON: the value, or why it is not JSON. */
