@@ -15,7 +15,7 @@ export interface Problem {
   errors?: FieldProblem[]
 }
 
-/** A non-2xx answer of the API, with the problem it carried. */
+/** A non-2xx response of the API, with its problem document. */
 export class ApiError extends Error {
   override name = 'ApiError'
   readonly status: number
@@ -58,7 +58,7 @@ export class ApiClient {
     this.#onSignedOut = onSignedOut
   }
 
-  /** Sends one request and returns its parsed JSON body, or raises ApiError for a non-2xx answer. */
+  /** Sends one request and returns its parsed JSON body, or raises ApiError for a non-2xx response. */
   async request<T>(path: string, options: RequestOptions = {}): Promise<T> {
     const headers: Record<string, string> = {
       Accept: 'application/json',
@@ -91,7 +91,7 @@ export function withQuery(path: string, query: RequestOptions['query'] = {}): st
   return text === '' ? path : `${path}?${text}`
 }
 
-/** Reads a problem body, or makes one up when a proxy answered with something else. */
+/** Reads a problem body, or builds one when a proxy returned something else. */
 export async function problemOf(response: Response): Promise<Problem> {
   const type = response.headers.get('Content-Type') ?? ''
   if (type.includes('json')) {
@@ -103,7 +103,7 @@ export async function problemOf(response: Response): Promise<Problem> {
   }
   return {
     status: response.status,
-    detail: `The server answered ${response.status} ${response.statusText}`.trim(),
+    detail: `The server returned ${response.status} ${response.statusText}`.trim(),
   }
 }
 
