@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi'
+import { fhirViewSchema } from '../fhir/fhir-view.ts'
 import {
   codeableConceptSchema,
   fhirStringSchema,
@@ -134,29 +135,10 @@ export const conditionListQuerySchema = z.strictObject({
     .openapi({ description: 'Only conditions in, or outside, the neurological value set' }),
 })
 
-export const conditionFhirViewSchema = z
-  .object({
-    reference: z.string().openapi({ example: 'Condition/8d2f7a10-3c4b-4e59-a0f1-6b7c8d9e0f12' }),
-    versionId: z
-      .string()
-      .nullable()
-      .openapi({ description: "HAPI's meta.versionId", example: '3' }),
-    lastUpdated: z.string().nullable().openapi({
-      description: "HAPI's meta.lastUpdated",
-      example: '2026-01-05T10:30:00.000+00:00',
-    }),
-    source: z.string().nullable().openapi({
-      description: 'meta.source: the system that wrote this version',
-      example: 'https://hospital.example.org/ehr',
-    }),
-    resource: z
-      .record(z.string(), z.unknown())
-      .openapi({ description: 'The FHIR Condition as HAPI returned it' }),
-    mapped: conditionFieldsSchema.openapi({
-      description:
-        "The resource's mapped fields, in the registry's form, to compare field by field",
-    }),
-  })
-  .openapi('ConditionFhirView')
+export const conditionFhirViewSchema = fhirViewSchema(
+  'Condition',
+  conditionFieldsSchema,
+  '8d2f7a10-3c4b-4e59-a0f1-6b7c8d9e0f12',
+)
 
 export type ConditionFhirView = z.infer<typeof conditionFhirViewSchema>

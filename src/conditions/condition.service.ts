@@ -1,23 +1,22 @@
-import type { Condition as FhirCondition } from '@medplum/fhirtypes'
 import type { Kysely } from 'kysely'
 import type { AuditRepository, ChangeContext } from '../audit/audit.repository.ts'
 import { userAuditEntry } from '../audit/change-context.ts'
 import type { ChapterGCodeList } from '../fhir/code-validation.ts'
 import { conditionFieldsFromResource } from '../fhir/condition-mapping.ts'
 import type { FhirClient } from '../fhir/fhir-client.ts'
+import { readFhirView } from '../fhir/fhir-view.ts'
 import type { NeurologyValueSet } from '../fhir/neurology-value-set.ts'
 import type { PatientRepository } from '../patients/patient.repository.ts'
 import type { Clock } from '../platform/clock.ts'
 import type { Database } from '../platform/db.ts'
 import {
-  AppError,
   NotFoundError,
   PreconditionRequiredError,
   ValidationError,
   VersionMismatchError,
   ReadOnlyResourceTypeError,
 } from '../platform/errors.ts'
-import { errorFields, type Logger } from '../platform/logger.ts'
+import type { Logger } from '../platform/logger.ts'
 import { UUID_ID, decodeCursor, toPage } from '../platform/paging.ts'
 import {
   QUEUES,
@@ -170,44 +169,7 @@ export class ConditionService {
   async getFhirView(id: string, logger: Logger): Promise<ConditionFhirView> {
     const row = await this.#deps.conditions.findViewById(this.#deps.db, id)
     if (!row) throw new NotFoundError('Condition', id)
-    // The FHIR id is stored at the create, but HAPI has the resource only once a push recorded
-    // a version id.
-    const fhirId = row.fhir_id
-    if (fhirId === null || row.fhir_version_id === null) {
-      throw new AppError(404, 'NOT_IN_FHIR', `Condition ${id} has not been written to FHIR yet`)
-    }
-
-    const reference = `Condition/${fhirId}`
-    let state: Awaited<ReturnType<FhirClient['readState']>>
-    try {
-      state = await this.#deps.fhir.readState<FhirCondition>('Condition', fhirId)
-    } catch (error) {
-      logger.error('FHIR read of a condition failed', {
-        ...errorFields(error),
-        conditionId: id,
-        fhirReference: reference,
-      })
-      throw new AppError(502, 'FHIR_UNAVAILABLE', `The FHIR server failed to return ${reference}`, {
-        cause: error,
-      })
-    }
-    if (state.status !== 'found') {
-      throw new AppError(
-        404,
-        'FHIR_RESOURCE_GONE',
-        `${reference} is ${state.status === 'deleted' ? 'deleted' : 'missing'} in the FHIR server`,
-      )
-    }
-
-    const resource = state.resource as FhirCondition
-    return {
-      reference,
-      versionId: resource.meta?.versionId ?? null,
-      lastUpdated: resource.meta?.lastUpdated ?? null,
-      source: resource.meta?.source ?? null,
-      resource: resource as unknown as Record<string, unknown>,
-      mapped: conditionFieldsFromResource(resource),
-    }
+    return readFhirView(this.#deps.fhir, 'Condition', row, conditionFieldsFromResource, logger)
   }
 
   async list(

@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi'
+import { fhirViewSchema } from '../fhir/fhir-view.ts'
 import {
   addressSchema,
   contactPointSchema,
@@ -124,29 +125,10 @@ export const patientListQuerySchema = z.strictObject({
     }),
 })
 
-export const patientFhirViewSchema = z
-  .object({
-    reference: z.string().openapi({ example: 'Patient/5f0c6f0e-7d55-4a5e-9b1b-1c6f4f1f2a3b' }),
-    versionId: z
-      .string()
-      .nullable()
-      .openapi({ description: "HAPI's meta.versionId", example: '4' }),
-    lastUpdated: z.string().nullable().openapi({
-      description: "HAPI's meta.lastUpdated",
-      example: '2026-01-05T10:30:00.000+00:00',
-    }),
-    source: z.string().nullable().openapi({
-      description: 'meta.source: the system that wrote this version',
-      example: 'https://hospital.example.org/ehr',
-    }),
-    resource: z
-      .record(z.string(), z.unknown())
-      .openapi({ description: 'The FHIR Patient as HAPI returned it' }),
-    mapped: patientFieldsSchema.openapi({
-      description:
-        "The resource's mapped fields, in the registry's form, to compare field by field",
-    }),
-  })
-  .openapi('PatientFhirView')
+export const patientFhirViewSchema = fhirViewSchema(
+  'Patient',
+  patientFieldsSchema,
+  '5f0c6f0e-7d55-4a5e-9b1b-1c6f4f1f2a3b',
+)
 
 export type PatientFhirView = z.infer<typeof patientFhirViewSchema>

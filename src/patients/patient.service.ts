@@ -1,21 +1,20 @@
-import type { Patient as FhirPatient } from '@medplum/fhirtypes'
 import type { Kysely } from 'kysely'
 import type { AuditRepository, ChangeContext } from '../audit/audit.repository.ts'
 import { userAuditEntry } from '../audit/change-context.ts'
 import { conditionFieldsOf, type ConditionRepository } from '../conditions/condition.repository.ts'
 import type { FhirClient } from '../fhir/fhir-client.ts'
+import { readFhirView } from '../fhir/fhir-view.ts'
 import { patientFieldsFromResource } from '../fhir/patient-mapping.ts'
 import type { Clock } from '../platform/clock.ts'
 import type { Database } from '../platform/db.ts'
 import {
-  AppError,
   NotFoundError,
   PreconditionRequiredError,
   ValidationError,
   VersionMismatchError,
   ReadOnlyResourceTypeError,
 } from '../platform/errors.ts'
-import { errorFields, type Logger } from '../platform/logger.ts'
+import type { Logger } from '../platform/logger.ts'
 import { UUID_ID, decodeCursor, toPage } from '../platform/paging.ts'
 import {
   QUEUES,
@@ -152,44 +151,7 @@ export class PatientService {
   async getFhirView(id: string, logger: Logger): Promise<PatientFhirView> {
     const row = await this.#deps.patients.findViewById(this.#deps.db, id)
     if (!row) throw new NotFoundError('Patient', id)
-    // A registry create stores its FHIR id at once, but the resource exists in HAPI only after the
-    // first push has recorded a version id.
-    const fhirId = row.fhir_id
-    if (fhirId === null || row.fhir_version_id === null) {
-      throw new AppError(404, 'NOT_IN_FHIR', `Patient ${id} has not been written to FHIR yet`)
-    }
-
-    const reference = `Patient/${fhirId}`
-    let state: Awaited<ReturnType<FhirClient['readState']>>
-    try {
-      state = await this.#deps.fhir.readState<FhirPatient>('Patient', fhirId)
-    } catch (error) {
-      logger.error('FHIR read of a patient failed', {
-        ...errorFields(error),
-        patientId: id,
-        fhirReference: reference,
-      })
-      throw new AppError(502, 'FHIR_UNAVAILABLE', `The FHIR server failed to return ${reference}`, {
-        cause: error,
-      })
-    }
-    if (state.status !== 'found') {
-      throw new AppError(
-        404,
-        'FHIR_RESOURCE_GONE',
-        `${reference} is ${state.status === 'deleted' ? 'deleted' : 'missing'} in the FHIR server`,
-      )
-    }
-
-    const resource = state.resource as FhirPatient
-    return {
-      reference,
-      versionId: resource.meta?.versionId ?? null,
-      lastUpdated: resource.meta?.lastUpdated ?? null,
-      source: resource.meta?.source ?? null,
-      resource: resource as unknown as Record<string, unknown>,
-      mapped: patientFieldsFromResource(resource),
-    }
+    return readFhirView(this.#deps.fhir, 'Patient', row, patientFieldsFromResource, logger)
   }
 
   async list(query: PatientListQuery): Promise<{ items: Patient[]; nextCursor: string | null }> {
