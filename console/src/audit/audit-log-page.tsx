@@ -2,7 +2,7 @@ import { keepPreviousData, useQuery } from '@tanstack/react-query'
 import { useSearchParams } from 'react-router'
 import { useApi } from '../auth/session.tsx'
 import { PageHeading } from '../layout/page-heading.tsx'
-import { Pager, useCursorStack } from '../patients/cursor-pager.tsx'
+import { Pager, useCursorStack } from '../layout/cursor-pager.tsx'
 import { ErrorAlert } from '../patients/patient-parts.tsx'
 import { AuditFilterForm } from './audit-filter-form.tsx'
 import {

@@ -1,6 +1,6 @@
 import { keepPreviousData, useQuery } from '@tanstack/react-query'
 import { useApi, useSession } from '../auth/session.tsx'
-import { Pager, useCursorStack } from '../patients/cursor-pager.tsx'
+import { Pager, useCursorStack } from '../layout/cursor-pager.tsx'
 import { ErrorAlert } from '../patients/patient-parts.tsx'
 import { AuditTable } from './audit-table.tsx'
 import type { AuditPage } from './audit-types.ts'

@@ -18,6 +18,7 @@ import { ProblemAlert, StatusBadge, Time } from './conflict-parts.tsx'
 import { DELETION_FIELD, type Conflict, type ConflictPage } from './conflict-types.ts'
 import { formatCompact } from './value-diff.ts'
 import './conflicts.css'
+import { Pager, useCursorStack } from '../layout/cursor-pager.tsx'
 
 /** Reads the open queue again this often, since the merge opens conflicts at any time. */
 const REFRESH_INTERVAL_MS = 30_000
@@ -97,11 +98,9 @@ function ConflictQueue({
 }) {
   const api = useApi()
   const queryClient = useQueryClient()
-  // The cursor of each page shown so far; the API only gives the next one, so going back reuses
-  // the cursors remembered here.
-  const [cursors, setCursors] = useState<(string | undefined)[]>([undefined])
+  const pages = useCursorStack()
   const [selected, setSelected] = useState<Set<string>>(new Set())
-  const cursor = cursors.at(-1)
+  const cursor = pages.cursor
   const bulkField = bulkFieldOf(filters)
 
   const query = useQuery({
@@ -141,7 +140,7 @@ function ConflictQueue({
       )}
       {query.isSuccess && items.length === 0 && (
         <p className="notice" role="status">
-          {emptyMessage(filters, cursors.length === 1)}
+          {emptyMessage(filters, pages.pageNumber === 1)}
         </p>
       )}
 
@@ -156,7 +155,7 @@ function ConflictQueue({
           <table className="conflict-table">
             <caption id="conflict-table-caption">
               {filters.status} conflicts{filters.field !== undefined && ` on ${filters.field}`},
-              page {cursors.length}
+              page {pages.pageNumber}
               {query.isPlaceholderData ? (
                 <span className="muted"> (loading, showing the previous page…)</span>
               ) : (
@@ -200,30 +199,14 @@ function ConflictQueue({
         </div>
       )}
 
-      <nav className="pager" aria-label="Pages of conflicts">
-        <button
-          type="button"
-          className="secondary"
-          disabled={cursors.length === 1}
-          onClick={() => {
-            setCursors(cursors.slice(0, -1))
-          }}
-        >
-          Previous page
-        </button>
-        <span>Page {cursors.length}</span>
-        <button
-          type="button"
-          className="secondary"
-          disabled={!query.data?.nextCursor || query.isPlaceholderData}
-          onClick={() => {
-            const next = query.data?.nextCursor
-            if (next) setCursors([...cursors, next])
-          }}
-        >
-          Next page
-        </button>
-      </nav>
+      <Pager
+        label="Pages of conflicts"
+        pageNumber={pages.pageNumber}
+        nextCursor={query.data?.nextCursor}
+        loading={query.isPlaceholderData}
+        onNext={pages.next}
+        onPrevious={pages.previous}
+      />
     </>
   )
 }

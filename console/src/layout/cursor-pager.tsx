@@ -15,6 +15,10 @@ export function useCursorStack() {
     previous: () => {
       setCursors(cursors.slice(0, -1))
     },
+    /** Goes back to the first page, as after a change of filters. */
+    reset: () => {
+      setCursors([undefined])
+    },
   }
 }
 

@@ -3,7 +3,7 @@ import { useId, useState, type SyntheticEvent } from 'react'
 import { Link, useSearchParams } from 'react-router'
 import { useApi } from '../auth/session.tsx'
 import { PageHeading } from '../layout/page-heading.tsx'
-import { Pager, useCursorStack } from './cursor-pager.tsx'
+import { Pager, useCursorStack } from '../layout/cursor-pager.tsx'
 import {
   birthDatePrefixProblem,
   filtersFromSearch,

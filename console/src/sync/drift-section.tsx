@@ -4,7 +4,7 @@ import { Link } from 'react-router'
 import { ApiError, describeError } from '../api/client.ts'
 import { useApi } from '../auth/session.tsx'
 import { OutcomeMessage, type ActionOutcome } from './action-outcome.tsx'
-import { FIRST_PAGE, nextPage, pageNumber, previousPage, type CursorPages } from './cursor-pages.ts'
+import { Pager, useCursorStack } from '../layout/cursor-pager.tsx'
 import { StatusBadge } from './status-badge.tsx'
 import {
   SYNC_KEYS,
@@ -123,10 +123,10 @@ function FindingsTable({
   refetchInterval: number | false
 }) {
   const api = useApi()
-  const [pages, setPages] = useState<CursorPages>(FIRST_PAGE)
+  const pages = useCursorStack()
   const findings = useQuery({
-    queryKey: SYNC_KEYS.findings(run.id, pages.current),
-    queryFn: () => fetchFindings(api, run.id, pages.current, FINDINGS_PAGE_SIZE),
+    queryKey: SYNC_KEYS.findings(run.id, pages.cursor),
+    queryFn: () => fetchFindings(api, run.id, pages.cursor, FINDINGS_PAGE_SIZE),
     // A finished run's findings no longer change; a running one adds a page at a time.
     refetchInterval: run.status === 'finished' || run.status === 'failed' ? false : refetchInterval,
   })
@@ -153,7 +153,7 @@ function FindingsTable({
           <caption>
             Findings of the verification run started{' '}
             {run.startedAt === null ? 'soon' : formatDateTime(run.startedAt)} (page{' '}
-            {pageNumber(pages)})
+            {pages.pageNumber})
           </caption>
           <thead>
             <tr>
@@ -197,30 +197,15 @@ function FindingsTable({
           </tbody>
         </table>
       )}
-      {(pages.previous.length > 0 || nextCursor !== null) && (
-        <nav className="pager" aria-label="Findings pages">
-          <button
-            type="button"
-            className="secondary"
-            disabled={pages.previous.length === 0}
-            onClick={() => {
-              setPages(previousPage(pages))
-            }}
-          >
-            Previous page
-          </button>
-          <span>Page {pageNumber(pages)}</span>
-          <button
-            type="button"
-            className="secondary"
-            disabled={nextCursor === null}
-            onClick={() => {
-              if (nextCursor !== null) setPages(nextPage(pages, nextCursor))
-            }}
-          >
-            Next page
-          </button>
-        </nav>
+      {(pages.pageNumber > 1 || nextCursor !== null) && (
+        <Pager
+          label="Findings pages"
+          pageNumber={pages.pageNumber}
+          nextCursor={nextCursor}
+          loading={false}
+          onNext={pages.next}
+          onPrevious={pages.previous}
+        />
       )}
     </>
   )

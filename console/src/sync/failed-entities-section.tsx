@@ -4,7 +4,7 @@ import { Link } from 'react-router'
 import { ApiError, describeError } from '../api/client.ts'
 import { useApi } from '../auth/session.tsx'
 import { OutcomeMessage, type ActionOutcome } from './action-outcome.tsx'
-import { FIRST_PAGE, nextPage, pageNumber, previousPage, type CursorPages } from './cursor-pages.ts'
+import { Pager, useCursorStack } from '../layout/cursor-pager.tsx'
 import {
   SYNC_KEYS,
   fetchFailed,
@@ -47,15 +47,15 @@ export function FailedEntitiesSection({ refetchInterval }: { refetchInterval: nu
   const queryClient = useQueryClient()
   const filterId = useId()
   const [entityType, setEntityType] = useState<EntityType | ''>('')
-  const [pages, setPages] = useState<CursorPages>(FIRST_PAGE)
+  const pages = useCursorStack()
   const [outcome, setOutcome] = useState<ActionOutcome>(null)
   const dismiss = () => {
     setOutcome(null)
   }
 
   const failed = useQuery({
-    queryKey: SYNC_KEYS.failed(entityType, pages.current),
-    queryFn: () => fetchFailed(api, entityType, pages.current, PAGE_SIZE),
+    queryKey: SYNC_KEYS.failed(entityType, pages.cursor),
+    queryFn: () => fetchFailed(api, entityType, pages.cursor, PAGE_SIZE),
     refetchInterval,
   })
 
@@ -86,7 +86,7 @@ export function FailedEntitiesSection({ refetchInterval }: { refetchInterval: nu
     onSuccess: ({ replayed }) => {
       const rowsLabel = entityType === '' ? 'failed rows' : `failed ${entityType} rows`
       setOutcome({ kind: 'success', text: `Replay queued for ${replayed} ${rowsLabel}.` })
-      setPages(FIRST_PAGE)
+      pages.reset()
     },
     onError: (error) => {
       setOutcome({
@@ -113,7 +113,7 @@ export function FailedEntitiesSection({ refetchInterval }: { refetchInterval: nu
             value={entityType}
             onChange={(event) => {
               setEntityType(event.target.value as EntityType | '')
-              setPages(FIRST_PAGE)
+              pages.reset()
             }}
           >
             <option value="">All</option>
@@ -151,7 +151,7 @@ export function FailedEntitiesSection({ refetchInterval }: { refetchInterval: nu
       ) : (
         <table className="sync-table">
           <caption>
-            Rows whose push failed for good, oldest change first (page {pageNumber(pages)})
+            Rows whose push failed for good, oldest change first (page {pages.pageNumber})
           </caption>
           <thead>
             <tr>
@@ -206,31 +206,15 @@ export function FailedEntitiesSection({ refetchInterval }: { refetchInterval: nu
         </table>
       )}
 
-      {(pages.previous.length > 0 || failed.data?.nextCursor) && (
-        <nav className="pager" aria-label="Failed entities pages">
-          <button
-            type="button"
-            className="secondary"
-            disabled={pages.previous.length === 0}
-            onClick={() => {
-              setPages(previousPage(pages))
-            }}
-          >
-            Previous page
-          </button>
-          <span>Page {pageNumber(pages)}</span>
-          <button
-            type="button"
-            className="secondary"
-            disabled={!failed.data?.nextCursor}
-            onClick={() => {
-              const cursor = failed.data?.nextCursor
-              if (cursor) setPages(nextPage(pages, cursor))
-            }}
-          >
-            Next page
-          </button>
-        </nav>
+      {(pages.pageNumber > 1 || failed.data?.nextCursor) && (
+        <Pager
+          label="Failed entities pages"
+          pageNumber={pages.pageNumber}
+          nextCursor={failed.data?.nextCursor}
+          loading={false}
+          onNext={pages.next}
+          onPrevious={pages.previous}
+        />
       )}
     </section>
   )
