@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { serveStatic } from '@hono/node-server/serve-static'
 import type { OpenAPIHono } from '@hono/zod-openapi'
-import type { Context } from 'hono'
+import type { Context, MiddlewareHandler } from 'hono'
 import { problemResponse, type AppEnv } from '../platform/http.ts'
 
 /** Path under which the API serves the web console. */
@@ -50,13 +50,17 @@ export function registerConsoleRoutes(app: OpenAPIHono<AppEnv>, directory: strin
       c.res.headers.set('X-Content-Type-Options', 'nosniff')
     }
   })
-  app.use(
-    `${CONSOLE_PATH}/assets/*`,
-    serveStatic<AppEnv>({
+  // Made at the first request, because serveStatic prints an error when its folder is missing
+  // at creation, and a registry may start before its console is built.
+  let serveAssets: MiddlewareHandler<AppEnv> | undefined
+  const assets: MiddlewareHandler<AppEnv> = (c, next) => {
+    serveAssets ??= serveStatic<AppEnv>({
       root: directory,
       rewriteRequestPath: (path) => path.slice(CONSOLE_PATH.length),
-    }),
-  )
+    })
+    return serveAssets(c, next)
+  }
+  app.use(`${CONSOLE_PATH}/assets/*`, assets)
   app.get(`${CONSOLE_PATH}/assets/*`, (c) =>
     problemResponse(c, 404, 'NOT_FOUND', `No console file at ${c.req.path}`),
   )
