@@ -263,6 +263,24 @@ describe('conflict queue and detail', () => {
     )
     expect((await getConflict(conflict.id)).status).toBe('resolved')
 
+    // The steward sees the convergence too: the patient view reads HAPI's current Patient and
+    // shows both sides agreeing on the birth date.
+    await page.getByRole('link', { name: patientId }).click()
+    const birthDateRow = page
+      .getByRole('table', { name: 'Registry record and FHIR resource, field by field' })
+      .locator('tbody tr')
+      .filter({ has: page.getByRole('rowheader', { name: 'Birth date', exact: true }) })
+    await birthDateRow.waitFor()
+    expect(await birthDateRow.locator('td').allInnerTexts()).toEqual([
+      '1971-02-02',
+      '1971-02-02',
+      'same',
+    ])
+    await expectNoAccessibilityViolations(page)
+    await saveScreenshot(page, 'conflicts-patient-converged')
+    await page.goBack()
+    await page.getByRole('heading', { level: 1, name: 'Conflict on birthDate' }).waitFor()
+
     await page.getByRole('link', { name: 'Back to the conflict queue' }).first().click()
     await page.getByRole('heading', { level: 1, name: 'Conflicts' }).waitFor()
     expect(new URL(page.url()).searchParams.get('field')).toBe('birthDate')
