@@ -1,5 +1,5 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { launchChromium, saveScreenshot } from './browser/chromium.ts'
 import { buildConsole } from './browser/console-build.ts'
 import {
@@ -27,12 +27,14 @@ afterAll(async () => {
 })
 
 describe('console sign-in', () => {
-  beforeAll(async () => {
+  // A fresh context for each test, so that a test that fails while signed in leaves no session
+  // in sessionStorage for the next one.
+  beforeEach(async () => {
     context = await browser.newContext({ viewport: { width: 1366, height: 768 } })
     page = await context.newPage()
   })
 
-  afterAll(async () => {
+  afterEach(async () => {
     await context.close()
   })
 
@@ -84,7 +86,12 @@ describe('console sign-in', () => {
     await page.keyboard.type(steward.password)
     await page.keyboard.press('Enter')
     await page.getByRole('button', { name: 'Sign out' }).waitFor()
+    // After the sign-in, the new page's heading has the focus.
+    expect(await focusedElement(page)).toMatchObject({ tag: 'H1', text: 'Conflicts' })
 
+    // On a fresh load the skip link is the first Tab stop.
+    await page.reload()
+    await page.getByRole('button', { name: 'Sign out' }).waitFor()
     await page.keyboard.press('Tab')
     expect(await focusedElement(page)).toMatchObject({ tag: 'A', text: 'Skip to main content' })
     await saveScreenshot(page, 'skip-link-focused')

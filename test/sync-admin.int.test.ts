@@ -287,12 +287,16 @@ describe('deletes against unpushed work', () => {
     const patient = await createPatient()
     await waitForState(patient.id, 'synced')
     const marker = `Condition-${crypto.randomUUID()}`
-    addFault({
-      method: 'PUT',
-      marker,
-      times: 100,
-      respond: () => new Response('busy', { status: 503, headers: { 'Retry-After': '600' } }),
-    })
+    // The condition goes out as a PUT when its job is fetched alone, and inside a transaction
+    // Bundle (a POST to the base) when other push jobs are fetched with it.
+    for (const method of ['PUT', 'POST']) {
+      addFault({
+        method,
+        marker,
+        times: 100,
+        respond: () => new Response('busy', { status: 503, headers: { 'Retry-After': '600' } }),
+      })
+    }
     const created = await t.api(
       'POST',
       '/conditions',

@@ -48,7 +48,7 @@ export async function readFhirView<R extends Patient | Condition, Fields>(
   } catch (error) {
     logger.error('FHIR read of a registry row failed', {
       ...errorFields(error),
-      entityType: type,
+      entityType: type.toLowerCase(),
       entityId: row.id,
       fhirReference: reference,
     })
