@@ -374,7 +374,7 @@ describe('conflict queue and detail', () => {
     await page.getByRole('button', { name: 'Keep registry value for 3 selected' }).click()
     const summary = page.getByRole('status').filter({ hasText: 'Bulk resolution finished' })
     await summary.waitFor()
-    expect(await summary.innerText()).toContain('1 resolved, 1 stale, 1 not-open')
+    expect(await summary.innerText()).toContain('1 resolved, 1 stale, 1 not open')
     const groups = [
       ['Resolved', kept],
       ['Changed meanwhile (stale): look at these again', moved],

@@ -386,10 +386,17 @@ describe('console patients', () => {
       expect(text).toContain('FHIR merge (fhir-merge)')
       expect(text).toContain(merged.id)
     }
+    // An auditor without the clinician or steward role may not open the patient page, so the
+    // patient links to its own trail in the log.
     const link = table.getByRole('link', { name: merged.id }).first()
-    expect(await link.getAttribute('href')).toBe(`/console/patients/${merged.id}`)
+    expect(await link.getAttribute('href')).toBe(
+      `/console/audit?entityType=patient&entityId=${merged.id}`,
+    )
     await expectNoAccessibilityViolations(page)
     await saveScreenshot(page, 'audit-log-filtered')
+    await link.click()
+    await page.waitForURL((next) => next.searchParams.get('source') === null)
+    expect(await page.getByLabel('Entity id').inputValue()).toBe(merged.id)
 
     await page.getByLabel('Source').selectOption('steward')
     await page.getByRole('button', { name: 'Apply filters' }).click()

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import { ValidationError } from '../platform/errors.ts'
-import { checkDeathAfterBirth, patientFieldsSchema } from './patient.schemas.ts'
+import {
+  checkDeathAfterBirth,
+  patientFieldsSchema,
+  patientListQuerySchema,
+} from './patient.schemas.ts'
 
 function issuesOf(input: unknown): { path: string; message: string }[] {
   const result = patientFieldsSchema.safeParse(input)
@@ -70,5 +74,17 @@ describe('checkDeathAfterBirth', () => {
     expect(() => {
       checkDeathAfterBirth({ birthDate: '1980', deceased: { boolean: true } })
     }).not.toThrow()
+  })
+})
+
+describe('patientListQuerySchema', () => {
+  it('rejects an identifier without a value', () => {
+    expect(patientListQuerySchema.safeParse({ identifier: 'urn:example|' }).success).toBe(false)
+    expect(patientListQuerySchema.safeParse({ identifier: '|' }).success).toBe(false)
+  })
+
+  it('takes system|value and a bare value', () => {
+    expect(patientListQuerySchema.safeParse({ identifier: 'urn:example|42' }).success).toBe(true)
+    expect(patientListQuerySchema.safeParse({ identifier: '42' }).success).toBe(true)
   })
 })

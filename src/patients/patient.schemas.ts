@@ -105,6 +105,10 @@ export const patientListQuerySchema = z.strictObject({
     .optional()
     .openapi({ description: 'Prefix of any name part, any case' }),
   identifier: fhirStringSchema(MAX_URI_LENGTH + 1 + MAX_CODE_LENGTH)
+    // An empty value would match no identifier in the search, and the filter would be dropped.
+    .refine((value) => !value.endsWith('|'), {
+      error: 'Must have a value after the bar, as system|value',
+    })
     .optional()
     .openapi({
       description: '`system|value` or a bare value',

@@ -48,14 +48,19 @@ export interface RequestOptions {
   headers?: Record<string, string>
 }
 
-/** Calls the registry API with one caller's token; `onSignedOut` runs when the token stops working. */
+/**
+ * Calls the registry API with one caller's token. `onSignedOut` runs when the token stops
+ * working, and `onForbidden` after a 403, since the caller's roles may have changed.
+ */
 export class ApiClient {
   readonly #token: string
   readonly #onSignedOut: (reason: ApiError) => void
+  readonly #onForbidden: () => void
 
-  constructor(token: string, onSignedOut: (reason: ApiError) => void) {
+  constructor(token: string, onSignedOut: (reason: ApiError) => void, onForbidden: () => void) {
     this.#token = token
     this.#onSignedOut = onSignedOut
+    this.#onForbidden = onForbidden
   }
 
   /** Sends one request and returns its parsed JSON body, or raises ApiError for a non-2xx response. */
@@ -77,6 +82,7 @@ export class ApiClient {
     }
     const error = new ApiError(await problemOf(response))
     if (error.status === 401 && SIGN_IN_AGAIN.has(error.code)) this.#onSignedOut(error)
+    if (error.status === 403) this.#onForbidden()
     throw error
   }
 }

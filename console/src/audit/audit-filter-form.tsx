@@ -76,7 +76,7 @@ export function AuditFilterForm({
         />
       </label>
       <label htmlFor={`${ids}-actor`}>
-        Actor
+        Actor (user id)
         <input id={`${ids}-actor`} value={form.actor} onChange={set('actor')} autoComplete="off" />
       </label>
       <label htmlFor={`${ids}-source`}>

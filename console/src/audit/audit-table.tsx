@@ -1,4 +1,5 @@
 import { Link } from 'react-router'
+import { useSession } from '../auth/session.tsx'
 import { Time } from '../patients/patient-parts.tsx'
 import { changedFields, formatAuditValue, sourceLabel } from './audit-format.ts'
 import type { AuditLogEntry } from './audit-types.ts'
@@ -36,11 +37,17 @@ function AuditChanges({ entry }: { entry: AuditLogEntry }) {
   )
 }
 
+// A patient links to its page for those who may open it, and to its own audit trail in the log
+// for an auditor without the clinician or steward role.
 function EntityCell({ entry }: { entry: AuditLogEntry }) {
+  const { hasRole } = useSession()
   if (entry.entityType === 'patient') {
+    const target = hasRole('clinician', 'steward')
+      ? `/patients/${entry.entityId}`
+      : `/audit?entityType=patient&entityId=${entry.entityId}`
     return (
       <>
-        patient <Link to={`/patients/${entry.entityId}`}>{entry.entityId}</Link>
+        patient <Link to={target}>{entry.entityId}</Link>
       </>
     )
   }
@@ -64,6 +71,7 @@ export function AuditTable({
   entries: AuditLogEntry[]
   showEntity: boolean
 }) {
+  const { hasRole } = useSession()
   return (
     <div className="audit-scroll">
       <table className="audit-table">
@@ -106,7 +114,12 @@ export function AuditTable({
                 {entry.conflictId !== null && (
                   <>
                     <br />
-                    conflict <Link to={`/conflicts/${entry.conflictId}`}>{entry.conflictId}</Link>
+                    conflict{' '}
+                    {hasRole('steward') ? (
+                      <Link to={`/conflicts/${entry.conflictId}`}>{entry.conflictId}</Link>
+                    ) : (
+                      <code>{entry.conflictId}</code>
+                    )}
                   </>
                 )}
               </td>

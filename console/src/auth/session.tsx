@@ -1,3 +1,4 @@
+import { useQueryClient } from '@tanstack/react-query'
 import { createContext, useCallback, useContext, useMemo, useState, type ReactNode } from 'react'
 import { ApiClient, ApiError, problemOf } from '../api/client.ts'
 
@@ -49,6 +50,7 @@ function sameRoles(left: readonly Role[], right: readonly Role[]): boolean {
 export function SessionProvider({ children }: { children: ReactNode }) {
   const [session, setSession] = useState<Session | null>(loadSession)
   const [endedBecause, setEndedBecause] = useState<string | null>(null)
+  const queryClient = useQueryClient()
 
   const end = useCallback((reason: string | null) => {
     sessionStorage.removeItem(STORAGE_KEY)
@@ -60,10 +62,17 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     () =>
       session === null
         ? null
-        : new ApiClient(session.token, (error) => {
-            end(`Your session ended (${error.code}). Sign in again to go on.`)
-          }),
-    [session, end],
+        : new ApiClient(
+            session.token,
+            (error) => {
+              end(`Your session ended (${error.code}). Sign in again to go on.`)
+            },
+            () => {
+              // The navigation follows the roles that /auth/me returns.
+              void queryClient.invalidateQueries({ queryKey: ['auth', 'me'] })
+            },
+          ),
+    [session, end, queryClient],
   )
 
   const signIn = useCallback(async (username: string, password: string) => {

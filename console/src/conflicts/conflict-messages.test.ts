@@ -85,6 +85,15 @@ describe('bulk results', () => {
     expect(summarizeBulkResults(results)).toBe('2 resolved, 1 stale, 1 rejected')
     expect(summarizeBulkResults([])).toBe('No conflict was sent')
   })
+
+  it('writes outcomes as words', () => {
+    const settled = [
+      { id: 'e', outcome: 'not-open' as const, status: 'resolved' as const },
+      { id: 'f', outcome: 'not-found' as const },
+    ]
+
+    expect(summarizeBulkResults(settled)).toBe('1 not open, 1 not found')
+  })
 })
 
 describe('describeResolution', () => {

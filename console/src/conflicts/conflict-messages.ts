@@ -102,5 +102,5 @@ export function groupBulkResults(results: readonly BulkResult[]): [BulkOutcome, 
 export function summarizeBulkResults(results: readonly BulkResult[]): string {
   const groups = groupBulkResults(results)
   if (groups.length === 0) return 'No conflict was sent'
-  return groups.map(([outcome, group]) => `${group.length} ${outcome}`).join(', ')
+  return groups.map(([outcome, group]) => `${group.length} ${outcome.replace('-', ' ')}`).join(', ')
 }

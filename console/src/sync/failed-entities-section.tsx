@@ -124,7 +124,7 @@ export function FailedEntitiesSection({ refetchInterval }: { refetchInterval: nu
         <button
           type="button"
           className="danger"
-          disabled={busy}
+          disabled={busy || (pages.pageNumber === 1 && items.length === 0)}
           onClick={() => {
             replayAll.mutate()
           }}

@@ -7,7 +7,7 @@ import { DriftSection } from './drift-section.tsx'
 import { FailedEntitiesSection } from './failed-entities-section.tsx'
 import { QueuesSection, SyncModesSection } from './queues-section.tsx'
 import { SubscriptionsSection } from './subscriptions-section.tsx'
-import { REFRESH_INTERVAL_MS, SYNC_KEYS, fetchStatus } from './sync-api.ts'
+import { REFRESH_INTERVAL_MS, SYNC_KEYS, fetchStatus, type SyncStatus } from './sync-api.ts'
 import { formatClockTime } from './sync-format.ts'
 import './sync.css'
 
@@ -72,6 +72,8 @@ export function SyncDashboardPage() {
         </p>
       )}
 
+      {status.data !== undefined && <HapiAlert subscriptions={status.data.subscriptions} />}
+
       {status.isPending ? (
         <p>Loading the sync status…</p>
       ) : status.data === undefined ? null : (
@@ -84,5 +86,29 @@ export function SyncDashboardPage() {
         </>
       )}
     </>
+  )
+}
+
+/**
+ * Puts HAPI's trouble at the top of the page, since the queue figures stay calm for a while when
+ * HAPI is down: pushes wait in their retries, and nothing new arrives from the Subscriptions.
+ */
+function HapiAlert({ subscriptions }: { subscriptions: SyncStatus['subscriptions'] }) {
+  if ('error' in subscriptions) {
+    return (
+      <p role="alert" className="error">
+        HAPI FHIR could not be read, so pushes to it and its notifications may be stopped:{' '}
+        {subscriptions.error}
+      </p>
+    )
+  }
+  const inactive = subscriptions.items.filter((item) => item.status !== 'active')
+  if (inactive.length === 0) return null
+  return (
+    <p role="alert" className="error">
+      {inactive.length === 1 ? 'A Subscription is' : `${inactive.length} Subscriptions are`} not
+      active on HAPI, so changes made there do not reach the registry:{' '}
+      {inactive.map((item) => `${item.id} (${item.status})`).join(', ')}. See Subscriptions below.
+    </p>
   )
 }
