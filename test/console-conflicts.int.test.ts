@@ -270,12 +270,9 @@ describe('conflict queue and detail', () => {
       .getByRole('table', { name: 'Registry record and FHIR resource, field by field' })
       .locator('tbody tr')
       .filter({ has: page.getByRole('rowheader', { name: 'Birth date', exact: true }) })
-    await birthDateRow.waitFor()
-    expect(await birthDateRow.locator('td').allInnerTexts()).toEqual([
-      '1971-02-02',
-      '1971-02-02',
-      'same',
-    ])
+    await expect
+      .poll(() => birthDateRow.locator('td').allInnerTexts())
+      .toEqual(['1971-02-02', '1971-02-02', 'same'])
     await expectNoAccessibilityViolations(page)
     await saveScreenshot(page, 'conflicts-patient-converged')
     await page.goBack()
