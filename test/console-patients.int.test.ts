@@ -331,6 +331,26 @@ describe('console patients', () => {
     await saveScreenshot(page, 'patients-view-steward')
   })
 
+  it('keeps a long name inside the page width', async () => {
+    const family = uniqueFamily('L'.repeat(300))
+    const long = await createSynced(
+      test,
+      'patient',
+      patientInput({ names: [{ use: 'official', family, given: ['G'.repeat(120)] }] }),
+    )
+    await signIn(page, test.url, clinicianStewardAuditor)
+    const widthOf = () => page.evaluate<number>('document.documentElement.scrollWidth')
+
+    await page.goto(`${test.url}/console/patients?name=${family}`)
+    await page.getByRole('link', { name: new RegExp(family) }).waitFor()
+    expect(await widthOf()).toBeLessThanOrEqual(1366)
+
+    await openPatient(long.id)
+    await page.getByText(`Raw FHIR JSON of Patient/${fhirIdOf(long)}`).waitFor()
+    expect(await widthOf()).toBeLessThanOrEqual(1366)
+    await saveScreenshot(page, 'patients-view-long-name')
+  })
+
   it('explains a Patient gone from HAPI', async () => {
     // A registry edit after the hospital's delete keeps the row, in a (deleted) conflict, while
     // HAPI returns 410 for the Patient.

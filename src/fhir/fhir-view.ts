@@ -14,7 +14,7 @@ export interface FhirView<Fields> {
   mapped: Fields
 }
 
-/** What reading a row's FHIR resource needs of the row. */
+/** The columns of a registry row that locate its FHIR resource. */
 export interface SyncedRowIds {
   id: string
   fhir_id: string | null
@@ -75,7 +75,7 @@ export async function readFhirView<R extends Patient | Condition, Fields>(
   }
 }
 
-/** The response schema of a FHIR view, named `<Type>FhirView` in the OpenAPI document. */
+/** Builds the response schema of a FHIR view, named `<Type>FhirView` in the OpenAPI document. */
 export function fhirViewSchema<Fields extends z.ZodType>(
   type: 'Patient' | 'Condition',
   fieldsSchema: Fields,

@@ -69,7 +69,7 @@ export async function expectNoAccessibilityViolations(page: Page): Promise<void>
   expect(violations).toEqual([])
 }
 
-/** The element that has the keyboard focus: its tag, id and text. */
+/** Reads the tag, id and text of the element that has the keyboard focus. */
 export async function focusedElement(
   page: Page,
 ): Promise<{ tag: string; id: string; text: string }> {

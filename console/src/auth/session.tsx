@@ -16,7 +16,7 @@ export interface Session {
 interface SessionState {
   session: Session | null
   api: ApiClient | null
-  /** Why the last session ended on its own (an expired or revoked token); null otherwise. */
+  /** Reason the last session ended on its own (an expired or revoked token); null otherwise. */
   endedBecause: string | null
   signIn: (username: string, password: string) => Promise<void>
   signOut: () => void
