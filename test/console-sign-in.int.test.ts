@@ -132,3 +132,37 @@ describe('console sign-in', () => {
     await page.getByRole('button', { name: 'Sign in' }).waitFor()
   })
 })
+
+describe('console session end', () => {
+  let shortLived: TestRegistry
+
+  beforeAll(async () => {
+    // Tokens of 90 s, so the warning of the last two minutes shows from the start.
+    shortLived = await startTestRegistry('console_short_session', { AUTH_TOKEN_TTL_SECONDS: '90' })
+    context = await browser.newContext({ viewport: { width: 1366, height: 768 } })
+    page = await context.newPage()
+  })
+
+  afterAll(async () => {
+    await context.close()
+    await shortLived.stop()
+  })
+
+  it('warns before the token expires', async () => {
+    const steward = await createConsoleUser(shortLived, ['steward'])
+    await signIn(page, shortLived.url, steward)
+
+    const notice = page.getByRole('status').filter({ hasText: 'Your session ends at' })
+    await notice.waitFor()
+    await expectNoAccessibilityViolations(page)
+    await saveScreenshot(page, 'session-ending')
+  })
+
+  it('stays quiet while the token is young', async () => {
+    const steward = await createConsoleUser(test, ['steward'])
+    await signIn(page, test.url, steward)
+    await page.getByRole('heading', { name: 'Conflicts', level: 1 }).waitFor()
+
+    expect(await page.getByText('Your session ends at').count()).toBe(0)
+  })
+})

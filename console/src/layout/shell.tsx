@@ -1,5 +1,5 @@
 import { useQuery } from '@tanstack/react-query'
-import { useEffect } from 'react'
+import { useEffect, useState } from 'react'
 import { NavLink, Outlet } from 'react-router'
 import { useApi, useSession, type Role } from '../auth/session.tsx'
 
@@ -61,8 +61,37 @@ export function Shell() {
         </div>
       </header>
       <main id="main" tabIndex={-1}>
+        <SessionEndNotice expiresAt={session.expiresAt} />
         <Outlet />
       </main>
     </>
+  )
+}
+
+/** How long before the token expires the console starts to warn. */
+const WARN_BEFORE_EXPIRY_MS = 2 * 60_000
+
+/**
+ * Warns in the last two minutes of the token, because the API offers no refresh: once the
+ * token expires, the next call returns to the sign-in page and unsent input on the page is lost.
+ */
+function SessionEndNotice({ expiresAt }: { expiresAt: number }) {
+  const [now, setNow] = useState(() => Date.now())
+  useEffect(() => {
+    const timer = setInterval(() => {
+      setNow(Date.now())
+    }, 10_000)
+    return () => {
+      clearInterval(timer)
+    }
+  }, [])
+
+  if (expiresAt - now > WARN_BEFORE_EXPIRY_MS) return null
+  const endsAt = new Date(expiresAt).toLocaleTimeString()
+  return (
+    <p role="status" className="notice">
+      Your session ends at {endsAt}. Send or copy what you are typing, then sign out and sign in
+      again to go on.
+    </p>
   )
 }
