@@ -1,5 +1,6 @@
 import { useId, useState, type SyntheticEvent } from 'react'
-import { isoFromLocalInput, localInputOfIso, type AuditFilters } from './audit-filters.ts'
+import { isoFromLocalInput, localInputOfIso } from '../layout/local-time.ts'
+import type { AuditFilters } from './audit-filters.ts'
 import { AUDIT_ACTIONS, AUDIT_ENTITY_TYPES, AUDIT_SOURCES } from './audit-types.ts'
 import { sourceLabel } from './audit-format.ts'
 

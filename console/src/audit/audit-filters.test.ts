@@ -1,11 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import {
-  filtersFromSearch,
-  isFiltered,
-  isoFromLocalInput,
-  localInputOfIso,
-  searchOfFilters,
-} from './audit-filters.ts'
+import { filtersFromSearch, isFiltered, searchOfFilters } from './audit-filters.ts'
 
 describe('audit filters', () => {
   it('reads known values and drops unknown ones', () => {
@@ -31,13 +25,5 @@ describe('audit filters', () => {
   it('reports whether any filter is set', () => {
     expect(isFiltered(filtersFromSearch(new URLSearchParams()))).toBe(false)
     expect(isFiltered({ action: 'create' })).toBe(true)
-  })
-
-  it('converts datetime-local values both ways', () => {
-    const iso = isoFromLocalInput('2026-03-04T05:06')
-    expect(iso).toBeDefined()
-    expect(localInputOfIso(iso)).toBe('2026-03-04T05:06')
-    expect(isoFromLocalInput('')).toBeUndefined()
-    expect(localInputOfIso(undefined)).toBe('')
   })
 })

@@ -70,20 +70,3 @@ export function searchOfFilters(filters: AuditFilters): URLSearchParams {
 export function isFiltered(filters: AuditFilters): boolean {
   return FILTER_NAMES.some((name) => filters[name] !== undefined)
 }
-
-const pad = (value: number) => String(value).padStart(2, '0')
-
-/** Converts an ISO time to the value of a `datetime-local` input, in the browser's time zone. */
-export function localInputOfIso(iso: string | undefined): string {
-  if (iso === undefined) return ''
-  const time = new Date(iso)
-  if (Number.isNaN(time.getTime())) return ''
-  return `${String(time.getFullYear())}-${pad(time.getMonth() + 1)}-${pad(time.getDate())}T${pad(time.getHours())}:${pad(time.getMinutes())}`
-}
-
-/** Converts a `datetime-local` input's value to an ISO time, read in the browser's time zone. */
-export function isoFromLocalInput(value: string): string | undefined {
-  if (value === '') return undefined
-  const time = new Date(value)
-  return Number.isNaN(time.getTime()) ? undefined : time.toISOString()
-}

@@ -1,11 +1,6 @@
 import { useId, useState, type SyntheticEvent } from 'react'
-import {
-  DEFAULT_PAGE_SIZE,
-  PAGE_SIZES,
-  isoFromLocalInput,
-  localInputOfIso,
-  type ConflictFilters,
-} from './conflict-filters.ts'
+import { DEFAULT_PAGE_SIZE, PAGE_SIZES, type ConflictFilters } from './conflict-filters.ts'
+import { isoFromLocalInput, localInputOfIso } from '../layout/local-time.ts'
 import { CONFLICT_ENTITY_TYPES, CONFLICT_STATUSES, DELETION_FIELD } from './conflict-types.ts'
 
 /** The merge fields a conflict can name, offered as suggestions in the field filter. */

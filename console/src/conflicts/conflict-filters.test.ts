@@ -1,12 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import {
-  bulkFieldOf,
-  filtersFromSearch,
-  isFiltered,
-  isoFromLocalInput,
-  localInputOfIso,
-  searchOfFilters,
-} from './conflict-filters.ts'
+import { bulkFieldOf, filtersFromSearch, isFiltered, searchOfFilters } from './conflict-filters.ts'
 
 describe('filtersFromSearch', () => {
   it('defaults to open conflicts of any type', () => {
@@ -79,21 +72,5 @@ describe('bulkFieldOf', () => {
     expect(bulkFieldOf({ status: 'open', field: 'gender' })).toBe('gender')
     expect(bulkFieldOf({ status: 'open' })).toBeUndefined()
     expect(bulkFieldOf({ status: 'resolved', field: 'gender' })).toBeUndefined()
-  })
-})
-
-describe('local time inputs', () => {
-  it('converts a local input to UTC and back', () => {
-    const iso = isoFromLocalInput('2026-03-04T05:06')
-
-    expect(iso).toBe(new Date(2026, 2, 4, 5, 6).toISOString())
-    expect(localInputOfIso(iso)).toBe('2026-03-04T05:06')
-  })
-
-  it('gives nothing for empty or invalid input', () => {
-    expect(isoFromLocalInput('')).toBeUndefined()
-    expect(isoFromLocalInput('yesterday')).toBeUndefined()
-    expect(localInputOfIso(undefined)).toBe('')
-    expect(localInputOfIso('not a time')).toBe('')
   })
 })
