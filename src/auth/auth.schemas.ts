@@ -56,6 +56,31 @@ export const userSchema = z
   })
   .openapi('User')
 
+/** Maximum number of user ids in one `GET /users/names` request. */
+export const MAX_USER_NAME_IDS = 100
+
+// The query validator passes one `id` as a string and a repeated `id` as an array, so a single
+// value is wrapped to give the handler an array either way.
+export const userNamesQuerySchema = z.strictObject({
+  id: z
+    .preprocess(
+      (value) => (typeof value === 'string' ? [value] : value),
+      z.array(z.uuid()).min(1).max(MAX_USER_NAME_IDS),
+    )
+    .openapi({
+      param: { name: 'id', in: 'query', style: 'form', explode: true },
+      description: `User ids, repeated as \`id=…&id=…\`, at most ${String(MAX_USER_NAME_IDS)}`,
+      example: ['5f0c6f0e-7d55-4a5e-9b1b-1c6f4f1f2a3b'],
+    }),
+})
+
+export const userNameSchema = z
+  .object({
+    id: z.uuid().openapi({ example: '5f0c6f0e-7d55-4a5e-9b1b-1c6f4f1f2a3b' }),
+    username: z.string().openapi({ example: 'a.jansen' }),
+  })
+  .openapi('UserName')
+
 export const createUserSchema = z
   .strictObject({ username: usernameSchema, password: passwordSchema, roles: rolesSchema })
   .openapi('CreateUser')

@@ -49,6 +49,20 @@ export class UserRepository {
     return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst()
   }
 
+  /** Returns the id and username of each of `ids` that is a user. Unknown ids have no row. */
+  async findNames(
+    db: Executor,
+    ids: readonly string[],
+  ): Promise<{ id: string; username: string }[]> {
+    if (ids.length === 0) return []
+    return db
+      .selectFrom('users')
+      .select(['id', 'username'])
+      .where('id', 'in', [...ids])
+      .orderBy('username')
+      .execute()
+  }
+
   /** Finds a user by name, ignoring case. */
   async findByUsername(db: Executor, username: string): Promise<UserRow | undefined> {
     return db

@@ -7,8 +7,14 @@ import {
   jsonContent,
   pageQuerySchema,
 } from '../platform/schemas.ts'
-import { securedRoute } from './access.ts'
-import { createUserSchema, updateUserSchema, userSchema } from './auth.schemas.ts'
+import { ROLES, securedRoute } from './access.ts'
+import {
+  createUserSchema,
+  updateUserSchema,
+  userNameSchema,
+  userNamesQuerySchema,
+  userSchema,
+} from './auth.schemas.ts'
 import type { UserService } from './user.service.ts'
 
 const TAG = 'Users'
@@ -40,6 +46,24 @@ const listUsersRoute = securedRoute(['admin'], {
       content: jsonContent(
         z.object({ items: z.array(userSchema), nextCursor: z.string().nullable() }),
       ),
+    },
+    400: ERROR_RESPONSES[400],
+  },
+})
+
+const getUserNamesRoute = securedRoute(ROLES, {
+  method: 'get',
+  path: '/users/names',
+  operationId: 'getUserNames',
+  tags: [TAG],
+  summary: 'Look up the usernames of user ids',
+  description:
+    'Open to every role, so that pages can name the actor of an audit entry or a resolution. Ids that name no local user, such as issuer#subject actors, are left out of the result.',
+  request: { query: userNamesQuerySchema },
+  responses: {
+    200: {
+      description: 'The usernames of the ids that are local users',
+      content: jsonContent(z.object({ items: z.array(userNameSchema) })),
     },
     400: ERROR_RESPONSES[400],
   },
@@ -88,6 +112,12 @@ export function registerUserRoutes(app: OpenAPIHono<AppEnv>, users: UserService)
   app.openapi(listUsersRoute, async (c) => {
     const { limit, cursor } = c.req.valid('query')
     return c.json(await users.list(limit, cursor), 200)
+  })
+
+  // Registered before `/users/{id}`: Hono runs the first matching route, and that one would take
+  // `names` for an id.
+  app.openapi(getUserNamesRoute, async (c) => {
+    return c.json({ items: await users.names(c.req.valid('query').id) }, 200)
   })
 
   app.openapi(getUserRoute, async (c) => {

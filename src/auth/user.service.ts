@@ -109,6 +109,14 @@ export class UserService {
     return toUser(row)
   }
 
+  /**
+   * Looks up the usernames of user ids, so that any role can show who acted without reading
+   * `/users`. Ids that name no local user are left out, and disabled users keep their names.
+   */
+  async names(ids: readonly string[]): Promise<{ id: string; username: string }[]> {
+    return this.#deps.users.findNames(this.#deps.db, [...new Set(ids)])
+  }
+
   async list(
     limit: number,
     cursor?: string,
