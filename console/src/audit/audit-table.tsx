@@ -1,5 +1,6 @@
 import { Link } from 'react-router'
 import { useSession } from '../auth/session.tsx'
+import { ActorName, useUserNames } from '../layout/user-names.tsx'
 import { Time } from '../patients/patient-parts.tsx'
 import { changedFields, formatAuditValue, sourceLabel } from './audit-format.ts'
 import type { AuditLogEntry } from './audit-types.ts'
@@ -72,6 +73,7 @@ export function AuditTable({
   showEntity: boolean
 }) {
   const { hasRole } = useSession()
+  const userNames = useUserNames(entries.map((entry) => entry.actor))
   return (
     <div className="audit-scroll">
       <table className="audit-table">
@@ -101,7 +103,7 @@ export function AuditTable({
               )}
               <td>{sourceLabel(entry.source)}</td>
               <td>
-                <code>{entry.actor}</code>
+                <ActorName actor={entry.actor} names={userNames} />
               </td>
               <td>
                 {entry.requestId === null ? (

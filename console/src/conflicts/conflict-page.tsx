@@ -4,6 +4,7 @@ import { Link, useLocation, useParams } from 'react-router'
 import { ApiError } from '../api/client.ts'
 import { useApi } from '../auth/session.tsx'
 import { PageHeading } from '../layout/page-heading.tsx'
+import { ActorName, useUserNames } from '../layout/user-names.tsx'
 import { ConflictActions } from './conflict-actions.tsx'
 import { describeResolution, partLabel } from './conflict-messages.ts'
 import { EntityReference, ProblemAlert, StatusBadge, Time } from './conflict-parts.tsx'
@@ -94,6 +95,7 @@ function Summary({ conflict }: { conflict: ConflictDetail }) {
 }
 
 function Resolution({ conflict }: { conflict: ConflictDetail }) {
+  const userNames = useUserNames(conflict.resolvedBy === null ? [] : [conflict.resolvedBy])
   return (
     <section className="panel" aria-labelledby="resolution-heading">
       <h2 id="resolution-heading">
@@ -107,7 +109,13 @@ function Resolution({ conflict }: { conflict: ConflictDetail }) {
         <dt>Resolution</dt>
         <dd>{describeResolution(conflict.resolution)}</dd>
         <dt>By</dt>
-        <dd>{conflict.resolvedBy ?? <span className="muted">the merge</span>}</dd>
+        <dd>
+          {conflict.resolvedBy === null ? (
+            <span className="muted">the merge</span>
+          ) : (
+            <ActorName actor={conflict.resolvedBy} names={userNames} />
+          )}
+        </dd>
         <dt>At</dt>
         <dd>
           <Time iso={conflict.resolvedAt} />

@@ -1,4 +1,5 @@
 import { ApiError } from '../api/client.ts'
+import { ActorName, useUserNames } from '../layout/user-names.tsx'
 import { compareFields } from './patient-format.ts'
 import { ErrorAlert, SyncStateBadge, Time } from './patient-parts.tsx'
 import type { Patient, PatientFhirView } from './patient-types.ts'
@@ -38,6 +39,7 @@ export function VersionPanel({
   patient: Patient
   fhir: PatientFhirView | undefined
 }) {
+  const userNames = useUserNames([patient.updatedBy])
   return (
     <dl className="version-list" aria-label="Versions">
       <dt>Sync state</dt>
@@ -51,7 +53,8 @@ export function VersionPanel({
       <dd>{patient.version}</dd>
       <dt>Registry last updated</dt>
       <dd>
-        <Time iso={patient.updatedAt} /> by <code>{patient.updatedBy}</code>
+        <Time iso={patient.updatedAt} /> by{' '}
+        <ActorName actor={patient.updatedBy} names={userNames} />
       </dd>
       <dt>FHIR version the registry last synced</dt>
       <dd>{patient.sync.fhirVersionId ?? <span className="muted">none</span>}</dd>
