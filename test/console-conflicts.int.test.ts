@@ -250,7 +250,11 @@ describe('conflict queue and detail', () => {
     const resolution = page.getByRole('region', { name: 'Resolution' })
     await resolution.waitFor()
     expect(await resolution.innerText()).toContain('FHIR value taken by a steward')
-    expect(await resolution.innerText()).toContain(steward.id)
+    // The resolver shows as the id until the username has loaded.
+    await expect.poll(() => resolution.innerText()).toContain(steward.username)
+    expect(await resolution.getByText(steward.username).getAttribute('title')).toBe(
+      `User id ${steward.id}`,
+    )
     expect(await page.getByRole('button', { name: 'Take FHIR value' }).count()).toBe(0)
     await expectNoAccessibilityViolations(page)
     await saveScreenshot(page, 'conflicts-detail-resolved')
@@ -639,7 +643,7 @@ describe('conflict queue and detail', () => {
     const dismissal = page.getByRole('region', { name: 'Dismissal' })
     await dismissal.waitFor()
     expect(await dismissal.innerText()).toContain(reason)
-    expect(await dismissal.innerText()).toContain(steward.id)
+    await expect.poll(() => dismissal.innerText()).toContain(steward.username)
     await expectNoAccessibilityViolations(page)
     await saveScreenshot(page, 'conflicts-dismissed')
 

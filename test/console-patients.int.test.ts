@@ -196,8 +196,13 @@ describe('console patients', () => {
     await trail.waitFor()
     const createRow = trail.locator('tbody tr').filter({ hasText: 'create' })
     const mergeRow = trail.locator('tbody tr').filter({ hasText: 'FHIR merge (fhir-merge)' })
+    const operator = await test.registry.users.get(test.operatorId)
     expect(await createRow.innerText()).toContain('API (user)')
-    expect(await createRow.innerText()).toContain(test.operatorId)
+    // The actor shows as the id until its username has loaded.
+    await expect.poll(() => createRow.innerText()).toContain(operator.username)
+    expect(await createRow.getByText(operator.username).getAttribute('title')).toBe(
+      `User id ${test.operatorId}`,
+    )
     expect(await mergeRow.count()).toBeGreaterThanOrEqual(1)
     const telecomMerge = mergeRow.filter({ hasText: 'telecom' }).first()
     expect(await telecomMerge.locator('ins').isVisible()).toBe(false)
@@ -348,6 +353,11 @@ describe('console patients', () => {
     await openPatient(long.id)
     await page.getByText(`Raw FHIR JSON of Patient/${fhirIdOf(long)}`).waitFor()
     expect(await widthOf()).toBeLessThanOrEqual(1366)
+    const operator = await test.registry.users.get(test.operatorId)
+    expect(long.updatedBy).toBe(test.operatorId)
+    await expect
+      .poll(() => page.locator('.version-list').innerText())
+      .toMatch(new RegExp(`Registry last updated\\s+.+ by ${operator.username}`))
     await saveScreenshot(page, 'patients-view-long-name')
   })
 
