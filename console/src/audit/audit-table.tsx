@@ -1,7 +1,7 @@
 import { Link } from 'react-router'
 import { useSession } from '../auth/session.tsx'
 import { ActorName, useUserNames } from '../layout/user-names.tsx'
-import { Time } from '../patients/patient-parts.tsx'
+import { Time } from '../layout/time.tsx'
 import { changedFields, formatAuditValue, sourceLabel } from './audit-format.ts'
 import type { AuditLogEntry } from './audit-types.ts'
 import './audit.css'

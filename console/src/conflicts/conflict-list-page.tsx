@@ -14,7 +14,8 @@ import {
   type ConflictFilters,
 } from './conflict-filters.ts'
 import { partLabel } from './conflict-messages.ts'
-import { ProblemAlert, StatusBadge, Time } from './conflict-parts.tsx'
+import { Time } from '../layout/time.tsx'
+import { ProblemAlert, StatusBadge } from './conflict-parts.tsx'
 import { DELETION_FIELD, type Conflict, type ConflictPage } from './conflict-types.ts'
 import { formatCompact } from './value-diff.ts'
 import './conflicts.css'

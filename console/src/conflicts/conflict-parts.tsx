@@ -3,12 +3,6 @@ import { ApiError, describeError } from '../api/client.ts'
 import { explainConflictError, fieldMessagesOf } from './conflict-messages.ts'
 import type { ConflictEntityType, ConflictStatus } from './conflict-types.ts'
 
-/** A time in the reader's locale, with the exact ISO time for assistive technology and copying. */
-export function Time({ iso }: { iso: string | null }) {
-  if (iso === null) return <span className="muted">none</span>
-  return <time dateTime={iso}>{new Date(iso).toLocaleString()}</time>
-}
-
 const STATUS_BADGES: Record<ConflictStatus, string> = {
   open: 'badge warn',
   resolved: 'badge ok',

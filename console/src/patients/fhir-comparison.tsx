@@ -1,7 +1,8 @@
 import { ApiError } from '../api/client.ts'
 import { ActorName, useUserNames } from '../layout/user-names.tsx'
 import { compareFields } from './patient-format.ts'
-import { ErrorAlert, SyncStateBadge, Time } from './patient-parts.tsx'
+import { Time } from '../layout/time.tsx'
+import { ErrorAlert, SyncStateBadge } from './patient-parts.tsx'
 import type { Patient, PatientFhirView } from './patient-types.ts'
 
 /** Explains in a sentence an error of `GET /patients/{id}/fhir` whose code the API documents. */

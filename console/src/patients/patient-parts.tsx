@@ -1,12 +1,6 @@
 import { describeError } from '../api/client.ts'
 import type { SyncState } from './patient-types.ts'
 
-/** A time in the reader's locale, with the exact ISO time in the `datetime` attribute. */
-export function Time({ iso }: { iso: string | null }) {
-  if (iso === null) return <span className="muted">none</span>
-  return <time dateTime={iso}>{new Date(iso).toLocaleString()}</time>
-}
-
 const SYNC_BADGES: Record<SyncState, string> = {
   synced: 'badge ok',
   pending: 'badge',

@@ -16,6 +16,7 @@ import {
   type SyncStatus,
 } from './sync-api.ts'
 import { driftRunAttention } from './sync-attention.ts'
+import { Time as SharedTime } from '../layout/time.tsx'
 import { formatDateTime, formatDuration } from './sync-format.ts'
 
 const FINDINGS_PAGE_SIZE = 20
@@ -36,8 +37,7 @@ function describeStartError(error: unknown, kind: DriftKind): string {
 }
 
 function Time({ iso }: { iso: string | null }) {
-  if (iso === null) return <span className="muted">not yet</span>
-  return <time dateTime={iso}>{formatDateTime(iso)}</time>
+  return <SharedTime iso={iso} missing="not yet" />
 }
 
 /** Lists the counts of a run as `name value` pairs, whichever counts the API gives its kind. */

@@ -45,10 +45,11 @@ export function formatClockTime(date: Date): string {
   return `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`
 }
 
-/** Formats an ISO time as local `YYYY-MM-DD hh:mm:ss`, or returns the text when it does not parse. */
+/**
+ * Formats an ISO time in the reader's locale, as the other pages do, or returns the text when it
+ * does not parse.
+ */
 export function formatDateTime(iso: string): string {
   const date = new Date(iso)
-  if (Number.isNaN(date.getTime())) return iso
-  const day = `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`
-  return `${day} ${formatClockTime(date)}`
+  return Number.isNaN(date.getTime()) ? iso : date.toLocaleString()
 }
