@@ -40,8 +40,14 @@ describe('console sign-in', () => {
 
   it('shows the API error for a wrong password', async () => {
     const user = await createConsoleUser(test, ['steward'])
+    const failedLoads: string[] = []
+    page.on('response', (response) => {
+      if (response.status() >= 400) failedLoads.push(`${response.status()} ${response.url()}`)
+    })
     await page.goto(`${test.url}/console/`)
     await expect.poll(() => page.title()).toBe('Sign in · Brain Registry')
+    // The page, its script and its styles load without an error status.
+    expect(failedLoads).toEqual([])
     await expectNoAccessibilityViolations(page)
 
     await page.getByLabel('Username').fill(user.username)
