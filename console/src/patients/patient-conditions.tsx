@@ -8,6 +8,7 @@ import type { ConditionPage } from './patient-types.ts'
 const CONDITION_LIMIT = 200
 
 /** The patient's conditions with their code, clinical status and sync state. */
+// TODO: show each condition's FHIR side from GET /conditions/{id}/fhir; only the registry's is shown.
 export function PatientConditions({ patientId }: { patientId: string }) {
   const api = useApi()
   const query = useQuery({
