@@ -71,11 +71,11 @@ export function Shell() {
 /** How long before the token expires the console starts to warn. */
 const WARN_BEFORE_EXPIRY_MS = 2 * 60_000
 
+// TODO: keep unsent input across an expiry, with a sign-in dialog over the page or refresh tokens.
 /**
  * Warns in the last two minutes of the token, because the API offers no refresh: once the
  * token expires, the next call returns to the sign-in page and unsent input on the page is lost.
  */
-// TODO: keep unsent input across an expiry, with a sign-in dialog over the page or refresh tokens.
 function SessionEndNotice({ expiresAt }: { expiresAt: number }) {
   const [now, setNow] = useState(() => Date.now())
   useEffect(() => {

@@ -7,8 +7,8 @@ import type { ConditionPage } from './patient-types.ts'
 /** The API's largest page; a patient with more conditions gets a note below the table. */
 const CONDITION_LIMIT = 200
 
-/** The patient's conditions with their code, clinical status and sync state. */
 // TODO: show each condition's FHIR side from GET /conditions/{id}/fhir; only the registry's is shown.
+/** The patient's conditions with their code, clinical status and sync state. */
 export function PatientConditions({ patientId }: { patientId: string }) {
   const api = useApi()
   const query = useQuery({
