@@ -336,6 +336,19 @@ describe('console patients', () => {
     await saveScreenshot(page, 'patients-view-steward')
   })
 
+  it('shows why an identifier without a value is rejected', async () => {
+    await signIn(page, test.url, clinicianStewardAuditor)
+    await page.goto(`${test.url}/console/patients`)
+    await page.getByLabel('Identifier (system|value)').fill(`${test.identifierSystem}|`)
+    await page.getByRole('button', { name: 'Search', exact: true }).click()
+
+    const alert = page.getByRole('alert').filter({ hasText: 'VALIDATION_FAILED' })
+    await alert.waitFor()
+    expect(await alert.innerText()).toContain('identifier: Must have a value after the bar')
+    expect(await page.getByRole('table').count()).toBe(0)
+    await expectNoAccessibilityViolations(page)
+  })
+
   it('keeps a long name inside the page width', async () => {
     const family = uniqueFamily('L'.repeat(300))
     const long = await createSynced(
@@ -344,7 +357,11 @@ describe('console patients', () => {
       patientInput({ names: [{ use: 'official', family, given: ['G'.repeat(120)] }] }),
     )
     await signIn(page, test.url, clinicianStewardAuditor)
-    const widthOf = () => page.evaluate<number>('document.documentElement.scrollWidth')
+    // The page and every table on it, since a table may scroll inside a box of its own.
+    const widthOf = () =>
+      page.evaluate<number>(
+        "Math.max(document.documentElement.scrollWidth, ...[...document.querySelectorAll('table')].map((table) => table.scrollWidth))",
+      )
 
     await page.goto(`${test.url}/console/patients?name=${family}`)
     await page.getByRole('link', { name: new RegExp(family) }).waitFor()

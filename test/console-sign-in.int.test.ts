@@ -106,6 +106,30 @@ describe('console sign-in', () => {
     await page.getByRole('button', { name: 'Sign out' }).click()
   })
 
+  it('follows a role given during the session', async () => {
+    const steward = await createConsoleUser(test, ['steward'])
+    await signIn(page, test.url, steward)
+    const nav = page.getByRole('navigation', { name: 'Main' })
+    expect(await nav.getByRole('link').allTextContents()).toEqual(['Conflicts', 'Patients'])
+
+    const admin = await test.authorizationFor(['admin'])
+    const changed = await test.api(
+      'PATCH',
+      `/users/${steward.id}`,
+      { roles: ['steward', 'auditor'] },
+      { Authorization: admin },
+    )
+    expect(changed.status).toBe(200)
+    await nav.getByRole('link', { name: 'Patients' }).click()
+
+    await nav.getByRole('link', { name: 'Audit log' }).waitFor()
+    expect(await nav.getByRole('link').allTextContents()).toEqual([
+      'Conflicts',
+      'Patients',
+      'Audit log',
+    ])
+  })
+
   it('returns to the requested page after sign-in', async () => {
     const clinician = await createConsoleUser(test, ['clinician'])
     await page.goto(`${test.url}/console/patients`)

@@ -1,6 +1,6 @@
 import { useQuery } from '@tanstack/react-query'
-import { useEffect, useState } from 'react'
-import { NavLink, Outlet } from 'react-router'
+import { useEffect, useRef, useState } from 'react'
+import { NavLink, Outlet, useLocation } from 'react-router'
 import { useApi, useSession, type Role } from '../auth/session.tsx'
 
 /** A page of the console and the roles that may open it; the navigation lists only those. */
@@ -21,8 +21,9 @@ export const PAGES: readonly ConsolePage[] = [
 export function Shell() {
   const { session, signOut, hasRole, updateRoles } = useSession()
   const api = useApi()
-  // Checks the stored token at every page load and then every minute: a disabled user or a new
-  // password ends the session (the client signs out on the 401), and changed roles apply at once.
+  // Checks the stored token at every page load, at each navigation and every minute: a disabled
+  // user or a new password ends the session (the client signs out on the 401), and changed roles
+  // apply at once.
   const me = useQuery({
     queryKey: ['auth', 'me'],
     queryFn: () => api.request<{ id: string; roles: Role[] }>('/auth/me'),
@@ -31,6 +32,16 @@ export function Shell() {
   useEffect(() => {
     if (me.data !== undefined) updateRoles(me.data.roles)
   }, [me.data, updateRoles])
+  // Each navigation reads the roles again too, so a role given or taken away shows in the
+  // navigation at the next page the user opens.
+  const { pathname } = useLocation()
+  const { refetch } = me
+  const loaded = useRef(false)
+  useEffect(() => {
+    // The query itself reads them at the page load.
+    if (loaded.current) void refetch()
+    loaded.current = true
+  }, [pathname, refetch])
 
   if (session === null) return null
   const pages = PAGES.filter((page) => hasRole(...page.roles))

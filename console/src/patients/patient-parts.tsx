@@ -1,4 +1,4 @@
-import { describeError } from '../api/client.ts'
+import { ApiError, describeError } from '../api/client.ts'
 import type { SyncState } from './patient-types.ts'
 
 const SYNC_BADGES: Record<SyncState, string> = {
@@ -15,10 +15,20 @@ export function SyncStateBadge({ state }: { state: SyncState }) {
 
 /** An API error as an alert, with its code and request id. */
 export function ErrorAlert({ title, error }: { title: string; error: unknown }) {
+  const fieldErrors = error instanceof ApiError ? error.errors : []
   return (
     <div className="error" role="alert">
       <p className="problem-title">{title}</p>
       <p>{describeError(error)}</p>
+      {fieldErrors.length > 0 && (
+        <ul>
+          {fieldErrors.map((fieldError) => (
+            <li key={`${fieldError.path}: ${fieldError.message}`}>
+              {fieldError.path === '' ? 'request' : fieldError.path}: {fieldError.message}
+            </li>
+          ))}
+        </ul>
+      )}
     </div>
   )
 }
