@@ -1,7 +1,7 @@
 import type { ApiError } from '../api/client.ts'
 import type { BulkOutcome, BulkResult } from './conflict-types.ts'
 
-/** What each 409 of a conflict decision means for the steward, and what to do next. */
+/** The meaning of each 409 of a conflict decision for the steward, and what to do next. */
 const CONFLICT_ERROR_SENTENCES: Readonly<Record<string, string>> = {
   CONFLICT_NOT_OPEN:
     'Another steward settled this conflict before your decision arrived, so nothing was changed. The page now shows how it was settled.',
@@ -15,7 +15,7 @@ const CONFLICT_ERROR_SENTENCES: Readonly<Record<string, string>> = {
     'A delete against an edit cannot be dismissed, because the next push would raise it again. Keep the registry side or take the FHIR side.',
 }
 
-/** The sentence for a conflict decision's 409 code; undefined for any other error. */
+/** Returns the sentence for a conflict decision's 409 code, or undefined for any other error. */
 export function explainConflictError(error: ApiError): string | undefined {
   return error.status === 409 ? CONFLICT_ERROR_SENTENCES[error.code] : undefined
 }
@@ -48,7 +48,7 @@ export function parseJsonInput(text: string): ParsedJson {
   }
 }
 
-/** The conflict's field with its list element or coding, such as `telecom (phone|555-0100)`. */
+/** Names the conflict's field with its list element or coding, such as `telecom (phone|555-0100)`. */
 export function partLabel(conflict: { field: string; itemKey: string | null }): string {
   return conflict.itemKey === null ? conflict.field : `${conflict.field} (${conflict.itemKey})`
 }
@@ -98,7 +98,7 @@ export function groupBulkResults(results: readonly BulkResult[]): [BulkOutcome, 
     .filter(([, group]) => group.length > 0)
 }
 
-/** A one-line summary of a bulk resolution, such as `3 resolved, 1 stale`. */
+/** Summarizes a bulk resolution in one line, such as `3 resolved, 1 stale`. */
 export function summarizeBulkResults(results: readonly BulkResult[]): string {
   const groups = groupBulkResults(results)
   if (groups.length === 0) return 'No conflict was sent'
