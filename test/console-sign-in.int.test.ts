@@ -92,8 +92,10 @@ describe('console sign-in', () => {
     await page.keyboard.type(steward.password)
     await page.keyboard.press('Enter')
     await page.getByRole('button', { name: 'Sign out' }).waitFor()
-    // After the sign-in, the new page's heading has the focus.
-    expect(await focusedElement(page)).toMatchObject({ tag: 'H1', text: 'Conflicts' })
+    // After the sign-in, the new page's heading has the focus. The header and its Sign out button
+    // render a moment before the page that the start page redirects to.
+    await page.getByRole('heading', { name: 'Conflicts', level: 1 }).waitFor()
+    await expect.poll(() => focusedElement(page)).toMatchObject({ tag: 'H1', text: 'Conflicts' })
 
     // On a fresh load the skip link is the first Tab stop.
     await page.reload()
