@@ -1,7 +1,7 @@
 import react from '@vitejs/plugin-react'
 import { defineConfig } from 'vite'
 
-/** Where the API listens during `npm run dev:console`; the dev server forwards API calls there. */
+/** Address of the API that the dev server of `npm run dev:console` forwards API calls to. */
 const apiUrl = process.env.CONSOLE_API_URL ?? 'http://127.0.0.1:3000'
 
 export default defineConfig({

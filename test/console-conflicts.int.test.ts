@@ -267,7 +267,7 @@ describe('conflict queue and detail', () => {
     )
     expect((await getConflict(conflict.id)).status).toBe('resolved')
 
-    // The steward sees the convergence too: the patient view reads HAPI's current Patient and
+    // The convergence shows in the console too: the patient view reads HAPI's current Patient and
     // shows both sides agreeing on the birth date.
     await page.getByRole('link', { name: patientId }).click()
     const birthDateRow = page

@@ -34,7 +34,7 @@ function setPageHeaders(c: Context<AppEnv>) {
  * Serves the built web console from `directory`. Files under `assets/` are served by name and
  * cached for a year, because Vite puts a content hash in each name. Every other path under
  * /console gets `index.html`, so the console's own router handles reloads and shared links.
- * Without a build, the console paths answer 503 `CONSOLE_NOT_BUILT` and the API works as before.
+ * Without a build, the console paths return 503 `CONSOLE_NOT_BUILT` and the API works as before.
  */
 export function registerConsoleRoutes(app: OpenAPIHono<AppEnv>, directory: string) {
   const indexFile = join(directory, 'index.html')
